@@ -1,0 +1,101 @@
+"""raw_products_parquet: the catalog as received from the API, one Parquet snapshot per day in S3."""
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import pyarrow as pa
+from dagster import AssetExecutionContext, Config, DagsterLogManager, MetadataValue, Output, asset
+from pydantic import Field
+
+from ecommerce_assets.io_managers.s3_parquet import BatchStream, LakeLocation, ReuseStored, stored_object_exists
+from ecommerce_assets.partitions import daily_partitions
+from ecommerce_assets.resources.catalog_api import CatalogApiResource, CatalogClient
+from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets.transforms.fetch_window import late_fetch_problem
+from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, records_to_batch
+
+RAW_PRODUCTS_LOCATION = LakeLocation(prefix="raw/products", partition_field="snapshot_date", filename="products.parquet")
+PROGRESS_EVERY_SECONDS = 5.0
+
+
+class RawProductsConfig(Config):
+    refetch: bool = Field(default=False, description="fetch again and replace a snapshot already stored")
+    allow_late_fetch: bool = Field(
+        default=False, description="fetch even though the partition is older than max_fetch_lag_days"
+    )
+    max_fetch_lag_days: int = Field(default=3, description="days after its date a partition may still be fetched")
+
+
+@dataclass
+class FetchStats:
+    records: int = 0
+    pages: int = 0
+    total: int | None = None
+    body_bytes: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def summary(self) -> dict[str, Any]:
+        seconds = time.monotonic() - self.started
+        return {
+            "records": self.records,
+            "api_total": self.total if self.total is not None else 0,
+            "pages": self.pages,
+            "response_bytes": self.body_bytes,
+            "duration_seconds": round(seconds, 3),
+            "records_per_second": round(self.records / seconds, 1) if seconds > 0 else 0.0,
+        }
+
+
+def snapshot_batches(client: CatalogClient, stats: FetchStats, log: DagsterLogManager) -> Iterator[pa.RecordBatch]:
+    """Pages of the catalog as raw rows, logging progress; raises before the last batch if torn."""
+    last_log = time.monotonic()
+    try:
+        for page in client.iter_pages():
+            yield records_to_batch(page.records, first_index=stats.records, skip=page.skip,
+                                   fetched_at=page.fetched_at, source_url=page.url)
+            stats.records += len(page.records)
+            stats.pages += 1
+            stats.total = page.total
+            stats.body_bytes += page.body_bytes
+            now = time.monotonic()
+            if now - last_log >= PROGRESS_EVERY_SECONDS or stats.records >= page.total:
+                rate = stats.records / max(now - stats.started, 1e-9)
+                log.info(f"fetched {stats.records}/{page.total} records in {stats.pages} pages ({rate:,.0f} records/s)")
+                last_log = now
+    finally:
+        client.close()
+
+
+@asset(
+    name="raw_products_parquet",
+    group_name="raw",
+    partitions_def=daily_partitions,
+    io_manager_key="s3_parquet_io_manager",
+    metadata=RAW_PRODUCTS_LOCATION.as_metadata(),
+    kinds={"s3", "parquet"},
+    description="The day's product catalog exactly as the API returned it: one row per record, JSON kept whole.",
+)
+def raw_products_parquet(
+    context: AssetExecutionContext,
+    config: RawProductsConfig,
+    catalog_api: CatalogApiResource,
+    lake: S3LakeResource,
+) -> Output[Any]:
+    """The day's product catalog exactly as the API returned it: one row per record, JSON kept whole."""
+    partition = date.fromisoformat(context.partition_key)
+    key = RAW_PRODUCTS_LOCATION.key(context.partition_key)
+    if not config.refetch and stored_object_exists(lake, key):
+        reason = f"{lake.uri(key)} is already stored and the API has no history; rerun with `refetch: true` to replace it"
+        context.log.info(f"reusing the stored snapshot: {reason}")
+        return Output(ReuseStored(reason=reason))
+    problem = late_fetch_problem(partition, datetime.now(timezone.utc).date(), config.max_fetch_lag_days)
+    if problem and not config.allow_late_fetch:
+        raise ValueError(problem)
+    client = catalog_api.client()
+    context.log.info(f"fetching {client.settings.base_url}/products, {client.settings.page_size} per page")
+    stats = FetchStats()
+    stream = BatchStream(schema=RAW_SCHEMA, batches=snapshot_batches(client, stats, context.log), summary=stats.summary)
+    return Output(stream, metadata={"source": MetadataValue.url(client.settings.base_url)})

@@ -1,0 +1,39 @@
+"""`ecommerce-catalog-server`: serve a generated catalog on a local port."""
+
+import argparse
+
+from ecommerce_assets.catalog_server.catalog import GeneratedCatalog
+from ecommerce_assets.catalog_server.faults import Fault, FaultPlan
+from ecommerce_assets.catalog_server.server import CatalogServer
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="DummyJSON-compatible catalog server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--products", type=int, default=194, help="catalog size")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--awkward", action="store_true", help="mix in numeric strings, nulls, bad records, duplicates")
+    parser.add_argument("--rate-limit-every", type=int, default=0, help="answer every n-th request with 429")
+    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429")
+    parser.add_argument("--error-every", type=int, default=0, help="answer every n-th request with 500")
+    parser.add_argument("--delay-ms", type=int, default=0, help="delay every answer")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    every: dict[int, Fault] = {}
+    if args.rate_limit_every:
+        every[args.rate_limit_every] = Fault("status", status=429, retry_after=args.retry_after)
+    if args.error_every:
+        every[args.error_every] = Fault("status", status=500)
+    server = CatalogServer(GeneratedCatalog(size=args.products, seed=args.seed, awkward=args.awkward),
+                           host=args.host, port=args.port, verbose=args.verbose,
+                           faults=FaultPlan(every=every, delay_seconds=args.delay_ms / 1000))
+    print(f"catalog server on {server.url} ({args.products} products, seed {args.seed})", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

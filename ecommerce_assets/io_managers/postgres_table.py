@@ -1,0 +1,66 @@
+"""Stores asset partitions in PostgreSQL tables named by the asset's `pg_table` metadata."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+
+from ecommerce_assets.io_managers.pg_partitions import TableName, read_partition, write_partition
+from ecommerce_assets.resources.postgres import PostgresResource
+from ecommerce_assets.warehouse import migrate
+
+
+@dataclass(frozen=True)
+class PartitionWrite:
+    """An asset's rows plus rows for side tables (e.g. rejected records) written in the same transaction."""
+
+    rows: pa.Table
+    side_tables: Mapping[str, pa.Table] = field(default_factory=dict)
+
+
+def pg_table_metadata(table: str, partition_column: str) -> dict[str, str]:
+    """Definition metadata that points an asset at its table."""
+    return {"pg_table": table, "pg_partition_column": partition_column}
+
+
+class PostgresTableIOManager(ConfigurableIOManager):
+    """Each partition is one transaction: COPY to a staging table, upsert by primary key (unchanged rows
+    untouched), delete rows gone from the partition, replace side tables; a failure changes nothing."""
+
+    postgres: ResourceDependency[PostgresResource]
+
+    def handle_output(self, context: OutputContext, obj: pa.Table | PartitionWrite) -> None:
+        write = obj if isinstance(obj, PartitionWrite) else PartitionWrite(rows=obj)
+        table, partition_column = _target(context.definition_metadata)
+        partition = date.fromisoformat(context.asset_partition_key)
+        with self.postgres.connect() as conn:
+            migrate(conn)
+            stats, side = write_partition(conn, table, partition_column, partition, write.rows, write.side_tables)
+        context.add_output_metadata({
+            "table": str(table),
+            "rows_in_partition": write.rows.num_rows,
+            "rows_inserted": stats.inserted,
+            "rows_updated": stats.updated,
+            "rows_unchanged": stats.unchanged,
+            "rows_deleted": stats.deleted,
+            **{f"rows_written_{name}": count for name, count in side.items()},
+        })
+
+    def load_input(self, context: InputContext) -> pa.Table:
+        upstream = context.upstream_output
+        if upstream is None:
+            raise ValueError("PostgresTableIOManager only loads asset inputs")
+        table, partition_column = _target(upstream.definition_metadata)
+        columns = context.definition_metadata.get("columns") if context.definition_metadata else None
+        partition = date.fromisoformat(context.asset_partition_key)
+        with self.postgres.connect() as conn:
+            return read_partition(conn, table, partition_column, partition, list(columns) if columns else None)
+
+
+def _target(metadata: Mapping[str, Any] | None) -> tuple[TableName, str]:
+    if not metadata or "pg_table" not in metadata or "pg_partition_column" not in metadata:
+        raise ValueError("assets stored by PostgresTableIOManager need pg_table and pg_partition_column metadata")
+    return TableName.parse(str(metadata["pg_table"])), str(metadata["pg_partition_column"])

@@ -1,0 +1,119 @@
+"""Stores asset partitions as one zstd Parquet object each in the S3 lake; the object appears whole or not at all."""
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
+from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext, ResourceDependency
+
+from ecommerce_assets.resources.lake import S3LakeResource
+
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+
+
+@dataclass(frozen=True)
+class LakeLocation:
+    """Where an asset's partitions live: `<prefix>/<partition_field>=<key>/<filename>`."""
+
+    prefix: str
+    partition_field: str
+    filename: str
+
+    def key(self, partition_key: str) -> str:
+        return f"{self.prefix}/{self.partition_field}={partition_key}/{self.filename}"
+
+    def as_metadata(self) -> dict[str, str]:
+        return {"lake_prefix": self.prefix, "lake_partition_field": self.partition_field, "lake_filename": self.filename}
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any] | None) -> "LakeLocation":
+        if not metadata or "lake_prefix" not in metadata:
+            raise ValueError("assets stored by S3ParquetIOManager need lake_* metadata (LakeLocation.as_metadata())")
+        return cls(str(metadata["lake_prefix"]), str(metadata["lake_partition_field"]), str(metadata["lake_filename"]))
+
+
+@dataclass
+class BatchStream:
+    """Record batches produced while they are written (pages of an API, say); `summary` is read after the
+    last batch and added to the output metadata. An exception from `batches` aborts the write."""
+
+    schema: pa.Schema
+    batches: Iterable[pa.RecordBatch]
+    summary: Callable[[], Mapping[str, Any]] = field(default=lambda: {})
+
+
+@dataclass(frozen=True)
+class ReuseStored:
+    """Keep the object already stored for this partition; `reason` is shown in the metadata."""
+
+    reason: str
+
+
+class S3ParquetIOManager(ConfigurableIOManager):
+    """Writes Parquet (zstd) to a local spool file, then uploads it in one PUT or multipart upload, so
+    readers never see a partial object; loads a partition as a lazy pyarrow dataset."""
+
+    lake: ResourceDependency[S3LakeResource]
+    compression: str = "zstd"
+    row_group_rows: int = 64_000
+
+    def handle_output(self, context: OutputContext, obj: pa.Table | BatchStream | ReuseStored) -> None:
+        location = LakeLocation.from_metadata(context.definition_metadata)
+        key = location.key(context.asset_partition_key)
+        uri = self.lake.uri(key)
+        if isinstance(obj, ReuseStored):
+            context.add_output_metadata({**self._describe(key), "reused": True, "reuse_reason": obj.reason})
+            return
+        stream = obj if isinstance(obj, BatchStream) else BatchStream(obj.schema, obj.to_batches())
+        fd, spool = tempfile.mkstemp(prefix="lake-", suffix=".parquet")
+        os.close(fd)
+        try:
+            rows = 0
+            with pq.ParquetWriter(spool, stream.schema, compression=self.compression) as writer:
+                for batch in stream.batches:
+                    writer.write_batch(batch, row_group_size=self.row_group_rows)
+                    rows += batch.num_rows
+            size = os.path.getsize(spool)
+            self.lake.client().upload_file(
+                spool, self.lake.bucket_name(), key, ExtraArgs={"ContentType": PARQUET_CONTENT_TYPE}
+            )
+        finally:
+            os.unlink(spool)
+        context.log.info(f"wrote {rows} rows ({size} bytes) to {uri}")
+        context.add_output_metadata({
+            "uri": MetadataValue.path(uri), "rows": rows, "bytes": size, "reused": False, **stream.summary(),
+        })
+
+    def _describe(self, key: str) -> dict[str, Any]:
+        head = self.lake.client().head_object(Bucket=self.lake.bucket_name(), Key=key)
+        rows = pq.ParquetFile(f"{self.lake.bucket_name()}/{key}", filesystem=self.lake.filesystem()).metadata.num_rows
+        return {"uri": MetadataValue.path(self.lake.uri(key)), "rows": rows, "bytes": int(head["ContentLength"])}
+
+    def load_input(self, context: InputContext) -> pads.Dataset:
+        upstream = context.upstream_output
+        if upstream is None:
+            raise ValueError("S3ParquetIOManager only loads asset inputs")
+        location = LakeLocation.from_metadata(upstream.definition_metadata)
+        key = location.key(context.asset_partition_key)
+        if not stored_object_exists(self.lake, key):
+            raise FileNotFoundError(
+                f"no stored object at {self.lake.uri(key)}: materialize {upstream.asset_key.to_user_string()} "
+                f"for partition {context.asset_partition_key} first"
+            )
+        return pads.dataset(f"{self.lake.bucket_name()}/{key}", format="parquet", filesystem=self.lake.filesystem())
+
+
+def stored_object_exists(lake: S3LakeResource, key: str) -> bool:
+    try:
+        lake.client().head_object(Bucket=lake.bucket_name(), Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True

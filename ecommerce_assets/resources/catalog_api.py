@@ -1,0 +1,223 @@
+"""The catalog API: a retrying HTTP client for DummyJSON-shaped `/products` and its Dagster resource."""
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from dagster import ConfigurableResource
+from pydantic import Field
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
+
+DEFAULT_BASE_URL = "https://dummyjson.com"
+DEFAULT_PAGE_SIZE = 100
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class CatalogFetchError(RuntimeError):
+    """The catalog could not be fetched completely and consistently; nothing must be stored."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One answered request: its records exactly as parsed, and where they came from."""
+
+    skip: int
+    url: str
+    total: int
+    records: list[Any]
+    fetched_at: datetime
+    elapsed_seconds: float
+    body_bytes: int
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    base_url: str
+    page_size: int
+    timeout_seconds: float
+    max_retries: int
+    backoff_factor: float
+    max_response_bytes: int
+    max_records: int
+
+
+class _CatalogRetry(Retry):
+    """urllib3's retry, with a malformed Retry-After falling back to backoff and a ceiling on long waits."""
+
+    max_retry_after: float = 120.0
+
+    def get_retry_after(self, response: Any) -> float | None:
+        try:
+            seconds = super().get_retry_after(response)
+        except InvalidHeader:
+            return None
+        return None if seconds is None else min(seconds, self.max_retry_after)
+
+
+class CatalogClient:
+    """Pages through `/products` with one session, retries with backoff (honouring Retry-After) and
+    consistency checks; a torn catalog raises `CatalogFetchError` instead of yielding a partial one."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self.session = requests.Session()
+        retry = _CatalogRetry(
+            total=settings.max_retries,
+            connect=settings.max_retries,
+            read=settings.max_retries,
+            status=settings.max_retries,
+            backoff_factor=settings.backoff_factor,
+            backoff_max=30,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET"}),
+            respect_retry_after_header=True,
+            raise_on_status=True,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=4)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["Accept"] = "application/json"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def products_url(self, skip: int, limit: int) -> str:
+        return f"{self.settings.base_url.rstrip('/')}/products?{urlencode({'limit': limit, 'skip': skip})}"
+
+    def _get_json(self, url: str) -> tuple[dict[str, Any], int]:
+        """GET `url` as a JSON object; a body that is cut short or not JSON is asked for again."""
+        attempts = self.settings.max_retries + 1
+        last_problem = ""
+        for attempt in range(attempts):
+            try:
+                response = self.session.get(url, timeout=self.settings.timeout_seconds, stream=True)
+            except requests.exceptions.RetryError as exc:
+                raise CatalogFetchError(
+                    f"GET {url}: gave up after {self.settings.max_retries} retries ({_reason(exc)})"
+                ) from exc
+            except requests.exceptions.RequestException as exc:
+                raise CatalogFetchError(
+                    f"GET {url}: gave up after {self.settings.max_retries} retries ({_reason(exc)})"
+                ) from exc
+            with response:
+                if response.status_code >= 400:
+                    raise CatalogFetchError(f"GET {url}: HTTP {response.status_code} {response.text[:200]!r}")
+                body = self._read_bounded(response, url)
+            if body is None:
+                last_problem = "connection dropped while reading the body"
+                time.sleep(min(self.settings.backoff_factor * 2**attempt, 30))
+                continue
+            try:
+                parsed = json.loads(body)
+            except ValueError as exc:
+                last_problem = f"body is not JSON ({exc.msg} at byte {exc.pos} of {len(body)})"  # type: ignore[attr-defined]
+            else:
+                if isinstance(parsed, dict):
+                    return parsed, len(body)
+                last_problem = f"body is JSON {type(parsed).__name__}, not an object"
+            time.sleep(min(self.settings.backoff_factor * 2**attempt, 30))
+        raise CatalogFetchError(f"GET {url}: {last_problem}, still after {attempts} attempts")
+
+    def _read_bounded(self, response: requests.Response, url: str) -> bytes | None:
+        """The body, at most `max_response_bytes` of it; None when the connection drops mid-body."""
+        limit = self.settings.max_response_bytes
+        declared = response.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise CatalogFetchError(f"GET {url}: response of {declared} bytes exceeds the {limit}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise CatalogFetchError(f"GET {url}: response exceeds the {limit}-byte limit")
+                chunks.append(chunk)
+        except requests.exceptions.RequestException:
+            return None
+        return b"".join(chunks)
+
+    def iter_pages(self) -> Iterator[Page]:
+        """Every page of `/products` in order until `total` records have been received."""
+        skip = 0
+        total: int | None = None
+        while total is None or skip < total:
+            url = self.products_url(skip, self.settings.page_size)
+            started = time.monotonic()
+            body, size = self._get_json(url)
+            fetched_at = datetime.now(timezone.utc)
+            records, page_total = _page_parts(body, url)
+            if total is None:
+                total = page_total
+                if total > self.settings.max_records:
+                    raise CatalogFetchError(
+                        f"the API reports {total} products, above the limit of {self.settings.max_records} "
+                        "(raise ECOM_API_MAX_RECORDS if the catalog really is that large)"
+                    )
+            elif page_total != total:
+                raise CatalogFetchError(
+                    f"`total` changed during the fetch ({total} -> {page_total} at skip={skip}): "
+                    "the catalog moved while being read; not storing a torn snapshot"
+                )
+            if not records and skip < total:
+                raise CatalogFetchError(
+                    f"the API returned no records at skip={skip} although total={total}: "
+                    f"{total - skip} records are missing; not storing a torn snapshot"
+                )
+            yield Page(skip=skip, url=url, total=total, records=records, fetched_at=fetched_at,
+                       elapsed_seconds=time.monotonic() - started, body_bytes=size)
+            skip += len(records)
+        if skip != total:
+            raise CatalogFetchError(f"received {skip} records but the API reported total={total}")
+
+
+def _page_parts(body: dict[str, Any], url: str) -> tuple[list[Any], int]:
+    records = body.get("products")
+    total = body.get("total")
+    if not isinstance(records, list):
+        raise CatalogFetchError(f"GET {url}: the answer has no `products` list (keys: {sorted(body)[:10]})")
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise CatalogFetchError(f"GET {url}: the answer's `total` is not a non-negative integer: {total!r}")
+    return records, total
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(getattr(exc, "args", [None])[0], "reason", None)
+    return str(reason or exc)
+
+
+class CatalogApiResource(ConfigurableResource):
+    """The DummyJSON-shaped catalog API; unset fields fall back to the ECOM_API_* environment at run time."""
+
+    base_url: str | None = Field(default=None, description="API root; else $ECOM_API_BASE_URL, else dummyjson.com")
+    page_size: int | None = Field(default=None, description="products per request; else $ECOM_API_PAGE_SIZE, else 100")
+    timeout_seconds: float = Field(default=30.0, description="connect and read timeout per request")
+    max_retries: int = Field(default=6, description="retries per request on connection errors, 429 and 5xx")
+    backoff_factor: float = Field(default=0.5, description="exponential backoff base in seconds")
+    max_response_bytes: int = Field(default=256 * 1024 * 1024, description="largest response body accepted")
+    max_records: int | None = Field(default=None, description="largest catalog accepted; else $ECOM_API_MAX_RECORDS, else 5,000,000")
+
+    def settings(self) -> ClientSettings:
+        page_size = self.page_size or int(os.environ.get("ECOM_API_PAGE_SIZE") or DEFAULT_PAGE_SIZE)
+        if page_size <= 0:
+            raise ValueError(f"page size must be positive, got {page_size}")
+        return ClientSettings(
+            base_url=self.base_url or os.environ.get("ECOM_API_BASE_URL") or DEFAULT_BASE_URL,
+            page_size=page_size,
+            timeout_seconds=self.timeout_seconds,
+            max_retries=self.max_retries,
+            backoff_factor=self.backoff_factor,
+            max_response_bytes=self.max_response_bytes,
+            max_records=self.max_records or int(os.environ.get("ECOM_API_MAX_RECORDS") or 5_000_000),
+        )
+
+    def client(self) -> CatalogClient:
+        return CatalogClient(self.settings())
+

@@ -1,0 +1,65 @@
+"""The S3 lake (AWS, MinIO or any S3 endpoint): a boto3 client for writes, pyarrow's S3 filesystem for reads."""
+
+import os
+from urllib.parse import urlparse
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config as BotoConfig
+from dagster import ConfigurableResource
+from pyarrow import fs as pafs
+from pydantic import Field
+
+DEFAULT_BUCKET = "ecommerce-lake"
+DEFAULT_REGION = "us-east-1"
+
+
+class S3LakeResource(ConfigurableResource):
+    """Bucket and endpoint of the lake; credentials come from the standard AWS_* environment variables."""
+
+    bucket: str | None = Field(default=None, description="bucket; else $ECOM_S3_BUCKET, else ecommerce-lake")
+    endpoint_url: str | None = Field(default=None, description="S3 endpoint (MinIO, local); else $ECOM_S3_ENDPOINT_URL; unset = AWS")
+    region: str | None = Field(default=None, description="region; else $AWS_REGION, else us-east-1")
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 60.0
+    max_attempts: int = 5
+
+    def bucket_name(self) -> str:
+        return self.bucket or os.environ.get("ECOM_S3_BUCKET") or DEFAULT_BUCKET
+
+    def endpoint(self) -> str | None:
+        return self.endpoint_url or os.environ.get("ECOM_S3_ENDPOINT_URL") or None
+
+    def region_name(self) -> str:
+        return self.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket_name()}/{key}"
+
+    def client(self) -> BaseClient:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint(),
+            region_name=self.region_name(),
+            config=BotoConfig(
+                connect_timeout=self.connect_timeout_seconds,
+                read_timeout=self.read_timeout_seconds,
+                retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                s3={"addressing_style": "path"} if self.endpoint() else None,
+            ),
+        )
+
+    def filesystem(self) -> pafs.S3FileSystem:
+        endpoint = self.endpoint()
+        kwargs: dict[str, object] = {
+            "region": self.region_name(),
+            "connect_timeout": self.connect_timeout_seconds,
+            "request_timeout": self.read_timeout_seconds,
+            "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=self.max_attempts),
+        }
+        if endpoint:
+            parsed = urlparse(endpoint)
+            kwargs["endpoint_override"] = parsed.netloc or parsed.path
+            kwargs["scheme"] = parsed.scheme or "https"
+            kwargs["force_virtual_addressing"] = False
+        return pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]

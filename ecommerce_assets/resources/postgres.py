@@ -1,0 +1,26 @@
+"""The PostgreSQL warehouse: connections from a DSN that only ever comes from the environment."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from dagster import ConfigurableResource
+from pydantic import Field
+
+
+class PostgresResource(ConfigurableResource):
+    """The warehouse; wire `dsn` with `EnvVar("ECOM_PG_DSN")` so the secret never sits in code or config."""
+
+    dsn: str = Field(description="libpq URL of the warehouse, from $ECOM_PG_DSN")
+    application_name: str = "ecommerce_assets"
+    connect_timeout_seconds: int = 10
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        """A connection whose `with` block is one transaction: committed on success, rolled back on error."""
+        with psycopg.connect(
+            self.dsn,
+            application_name=self.application_name,
+            connect_timeout=self.connect_timeout_seconds,
+        ) as conn:
+            yield conn

@@ -1,0 +1,1 @@
+"""Pure transforms: no Dagster, no network; tested with plain tables."""

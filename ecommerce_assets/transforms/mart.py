@@ -1,0 +1,31 @@
+"""ODS product rows of one day -> the per-category mart rows, in DuckDB."""
+
+from datetime import date
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ecommerce_assets.sql import load_sql
+
+MART_INPUT_COLUMNS: tuple[str, ...] = ("category", "price", "stock", "rating")
+
+
+def build_mart(con: duckdb.DuckDBPyConnection, ods_products: Any, report_date: date) -> pa.Table:
+    """Per (report_date, category): product_count, total_stock, avg_price, avg_rating."""
+    con.register("ods_products", ods_products)
+    try:
+        return con.sql(load_sql("dm/fct_ecommerce.sql"), params={"report_date": report_date}).to_arrow_table()
+    finally:
+        con.unregister("ods_products")
+
+
+def mart_markdown(mart: pa.Table, limit: int = 50) -> str:
+    """The mart rows as a markdown table for the Dagster UI."""
+    columns = [c for c in mart.column_names if c != "report_date"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in mart.slice(0, limit).to_pylist():
+        lines.append("| " + " | ".join("" if row[c] is None else str(row[c]) for c in columns) + " |")
+    if mart.num_rows > limit:
+        lines.append(f"\n… {mart.num_rows - limit} more rows")
+    return "\n".join(lines)

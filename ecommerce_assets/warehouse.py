@@ -1,0 +1,50 @@
+"""Versioned warehouse migrations (`sql/migrations/NNNN_name.sql`), applied once each, in order."""
+
+import argparse
+import os
+from importlib import resources
+
+import psycopg
+
+from ecommerce_assets.sql import load_sql
+
+_LOCK_KEY = 0x65636F6D  # advisory lock serialising concurrent migrators
+
+
+def migration_names() -> list[str]:
+    folder = resources.files("ecommerce_assets.sql").joinpath("migrations")
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply the migrations `conn`'s database lacks, in one transaction; returns the versions applied."""
+    applied_now: list[str] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        names = migration_names()
+        conn.execute(load_sql(f"migrations/{names[0]}"))  # the table that records the others
+        done = {row[0] for row in conn.execute("SELECT version FROM meta.schema_migrations")}
+        for name in names:
+            version = name.removesuffix(".sql")
+            if version in done:
+                continue
+            conn.execute(load_sql(f"migrations/{name}"))
+            conn.execute("INSERT INTO meta.schema_migrations (version) VALUES (%s)", (version,))
+            applied_now.append(version)
+    return applied_now
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Apply the warehouse migrations to $ECOM_PG_DSN")
+    parser.add_argument("command", choices=["migrate"])
+    parser.parse_args(argv)
+    dsn = os.environ.get("ECOM_PG_DSN")
+    if not dsn:
+        raise SystemExit("ECOM_PG_DSN is not set")
+    with psycopg.connect(dsn) as conn:
+        applied = migrate(conn)
+    print("applied: " + (", ".join(applied) if applied else "nothing, the warehouse is up to date"))
+
+
+if __name__ == "__main__":
+    main()

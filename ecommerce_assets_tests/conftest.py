@@ -1,0 +1,88 @@
+"""Real services for the tests: PostgreSQL (a throwaway database per test), an S3 server on loopback (a
+throwaway bucket per test) and the bundled catalog server."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
+from ecommerce_assets.local.services import embedded_postgres, embedded_s3, ensure_bucket, postgres_answers
+from ecommerce_assets.resources.lake import S3LakeResource
+
+DEFAULT_TEST_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL superuser DSN: $ECOM_TEST_PG_DSN, the local server, else an embedded pgserver."""
+    dsn = os.environ.get("ECOM_TEST_PG_DSN", DEFAULT_TEST_PG_DSN)
+    if postgres_answers(dsn):
+        yield dsn
+        return
+    with embedded_postgres(tmp_path_factory.mktemp("pgdata")) as embedded:
+        yield embedded
+
+
+def database_dsn(admin_dsn: str, database: str) -> str:
+    parts = urlsplit(admin_dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+@pytest.fixture
+def pg_dsn(pg_admin_dsn: str) -> Iterator[str]:
+    """A fresh database for this test, dropped afterwards."""
+    name = f"ecom_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield database_dsn(pg_admin_dsn, name)
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on loopback, with dummy credentials in the environment for boto3 and pyarrow."""
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1")
+    try:
+        with embedded_s3() as endpoint:
+            yield endpoint
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def lake(s3_endpoint: str) -> Iterator[S3LakeResource]:
+    """A fresh bucket for this test, emptied and removed afterwards."""
+    resource = S3LakeResource(bucket=f"test-{uuid.uuid4().hex[:16]}", endpoint_url=s3_endpoint)
+    ensure_bucket(resource)
+    yield resource
+    client = resource.client()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=resource.bucket_name()):
+        for obj in page.get("Contents", []):
+            client.delete_object(Bucket=resource.bucket_name(), Key=obj["Key"])
+    client.delete_bucket(Bucket=resource.bucket_name())
+
+
+@pytest.fixture
+def catalog_server() -> Iterator[CatalogServer]:
+    """The bundled catalog server with an awkward 250-product catalog."""
+    with CatalogServer(GeneratedCatalog(size=250, seed=7, awkward=True)) as server:
+        yield server
+
+
+@pytest.fixture
+def tmp_dir(tmp_path: Path) -> Path:
+    return tmp_path
