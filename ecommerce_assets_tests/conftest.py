@@ -4,7 +4,6 @@ throwaway bucket per test) and the bundled catalog server."""
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -81,8 +80,3 @@ def catalog_server() -> Iterator[CatalogServer]:
     """The bundled catalog server with an awkward 250-product catalog."""
     with CatalogServer(GeneratedCatalog(size=250, seed=7, awkward=True)) as server:
         yield server
-
-
-@pytest.fixture
-def tmp_dir(tmp_path: Path) -> Path:
-    return tmp_path

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# One command from a fresh clone: install into .venv, start the services that are not configured
+# (PostgreSQL, S3; the catalog server with --offline), materialize yesterday's partition of all three
+# assets and print the mart.   ./scripts/run.sh [--offline] [--date YYYY-MM-DD]
+# The Dagster UI with the same services:   ./scripts/run.sh dev [--offline]
+source "$(dirname "$0")/_venv.sh"
+if [ "${1:-}" = "dev" ]; then
+    shift
+    exec .venv/bin/ecommerce-local dev "$@"
+fi
+exec .venv/bin/ecommerce-local run "$@"
