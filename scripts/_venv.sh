@@ -1,5 +1,5 @@
 # Sourced by run.sh and test.sh: create .venv with Python 3.11 and install the project with its dev extra,
-# again only when pyproject.toml changed since the last install.
+# pinned by constraints.txt; again only when pyproject.toml or constraints.txt changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -8,10 +8,10 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
 fi
-STAMP=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+STAMP=".venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
     echo "installing the project into .venv (first time: a few minutes)" >&2
-    .venv/bin/python -m pip install --quiet -e ".[dev]"
+    .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
     rm -f .venv/.installed-*
     touch "$STAMP"
 fi
