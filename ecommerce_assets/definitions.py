@@ -4,9 +4,14 @@ from dagster import Definitions, EnvVar
 from dagster_duckdb import DuckDBResource
 
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
+from ecommerce_assets.automation import automation_sensor
+from ecommerce_assets.checks import FreshnessSettings, dm_fct_ecommerce__yesterday_present, dm_freshness_job, dm_freshness_schedule
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
 from ecommerce_assets.jobs import ALL_JOBS
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
+from ecommerce_assets.resources.alerts import AlertWebhookResource
+from ecommerce_assets.schedules import raw_products_daily_schedule
+from ecommerce_assets.sensors import raw_snapshot_s3_sensor, run_failure_alert_sensor
 
 
 def build_resources() -> dict[str, object]:
@@ -20,11 +25,16 @@ def build_resources() -> dict[str, object]:
         "duckdb": DuckDBResource(database=":memory:"),
         "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
+        "alert_webhook": AlertWebhookResource(),
+        "freshness": FreshnessSettings(),
     }
 
 
 defs = Definitions(
     assets=[raw_products_parquet, ods_fct_products, dm_fct_ecommerce],
-    jobs=ALL_JOBS,
+    asset_checks=[dm_fct_ecommerce__yesterday_present],
+    jobs=[*ALL_JOBS, dm_freshness_job],
+    schedules=[raw_products_daily_schedule, dm_freshness_schedule],
+    sensors=[automation_sensor, raw_snapshot_s3_sensor, run_failure_alert_sensor],
     resources=build_resources(),
 )

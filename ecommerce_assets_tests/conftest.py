@@ -4,16 +4,20 @@ throwaway bucket per test) and the bundled catalog server."""
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import yaml
+from dagster import DagsterInstance
 from psycopg import sql
 
 from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
 from ecommerce_assets.local.services import embedded_postgres, embedded_s3, ensure_bucket, postgres_answers
 from ecommerce_assets.resources.lake import S3LakeResource
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -80,3 +84,19 @@ def catalog_server() -> Iterator[CatalogServer]:
     """The bundled catalog server with an awkward 250-product catalog."""
     with CatalogServer(GeneratedCatalog(size=250, seed=7, awkward=True)) as server:
         yield server
+
+
+@pytest.fixture
+def dagster_instance(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterInstance]:
+    """A real Dagster instance whose runs, events and schedules live in this test's PostgreSQL database."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    write_instance_yaml(home, pg_dsn)
+    with DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+def write_instance_yaml(home: Path, pg_dsn: str) -> None:
+    """The repository's dagster.yaml, with the storage pointed at `pg_dsn` instead of $DAGSTER_PG_URL."""
+    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    config["storage"]["postgres"]["postgres_url"] = pg_dsn
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))

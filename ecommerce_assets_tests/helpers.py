@@ -36,8 +36,8 @@ def run_partition(resources: Mapping[str, Any], partition: str, *, refetch: bool
     config: dict[str, Any] = {}
     if raw_products_parquet in selected:
         config = {"ops": {"raw_products_parquet": {"config": {"refetch": refetch, "allow_late_fetch": True}}}}
-    return materialize(selected, partition_key=partition, resources=dict(resources), run_config=config,
-                       raise_on_error=raise_on_error, instance=instance)
+    return materialize(ALL_ASSETS, selection=selected, partition_key=partition, resources=dict(resources),
+                       run_config=config, raise_on_error=raise_on_error, instance=instance)
 
 
 def fetch_all(api_url: str, page_size: int = 1000) -> list[Any]:

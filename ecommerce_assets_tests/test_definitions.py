@@ -32,10 +32,29 @@ def test_one_daily_partitioning() -> None:
 
 def test_jobs_and_resources() -> None:
     jobs = {job.name for job in defs.resolve_all_job_defs()} - {"__ASSET_JOB"}
-    assert jobs == {"raw_products_job", "ods_products_job", "dm_ecommerce_job", "ecommerce_daily_job"}
+    assert jobs == {"raw_products_job", "ods_products_job", "dm_ecommerce_job", "ecommerce_daily_job",
+                    "dm_freshness_check_job"}
     assert set(defs.resources or {}) == {
         "catalog_api", "lake", "postgres", "duckdb", "s3_parquet_io_manager", "postgres_io_manager",
+        "alert_webhook", "freshness",
     }
+
+
+def test_schedules_sensors_and_automation() -> None:
+    schedules = {s.name: (s.cron_schedule, s.execution_timezone, s.default_status.value) for s in defs.schedules or []}
+    assert schedules == {
+        "raw_products_daily_schedule": ("0 5 * * *", "Europe/Moscow", "RUNNING"),
+        "dm_freshness_schedule": ("15 * * * *", None, "RUNNING"),
+    }
+    sensors = {s.name: s.default_status.value for s in defs.sensors or []}
+    assert sensors == {"ecommerce_automation_sensor": "RUNNING", "raw_snapshot_s3_sensor": "RUNNING",
+                       "run_failure_alert_sensor": "RUNNING"}
+    graph = defs.resolve_asset_graph()
+    assert graph.get(AssetKey("raw_products_parquet")).automation_condition is None  # the schedule runs it
+    for key in ("ods_fct_products", "dm_fct_ecommerce"):
+        node = graph.get(AssetKey(key))
+        assert node.automation_condition is not None and "eager" in str(node.automation_condition.get_label() or "eager")
+        assert node.pools == {"warehouse"}
 
 
 def test_import_reads_no_environment_and_opens_no_socket() -> None:

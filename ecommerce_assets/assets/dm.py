@@ -7,7 +7,8 @@ from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 from dagster_duckdb import DuckDBResource
 
 from ecommerce_assets.io_managers.postgres_table import pg_table_metadata
-from ecommerce_assets.partitions import daily_partitions
+from ecommerce_assets.automation import follows_upstream
+from ecommerce_assets.partitions import WAREHOUSE_POOL, daily_partitions
 from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart, mart_markdown
 
 
@@ -19,6 +20,8 @@ from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart, mar
     ins={"ods_fct_products": AssetIn(metadata={"columns": list(MART_INPUT_COLUMNS)})},
     metadata=pg_table_metadata("dm.fct_ecommerce", "report_date"),
     kinds={"duckdb", "postgres"},
+    automation_condition=follows_upstream(),
+    pool=WAREHOUSE_POOL,
     description="Per category and day: product count, total stock, average price and rating.",
 )
 def dm_fct_ecommerce(

@@ -7,7 +7,8 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 from dagster_duckdb import DuckDBResource
 
 from ecommerce_assets.io_managers.postgres_table import PartitionWrite, pg_table_metadata
-from ecommerce_assets.partitions import daily_partitions
+from ecommerce_assets.automation import follows_upstream
+from ecommerce_assets.partitions import WAREHOUSE_POOL, daily_partitions
 from ecommerce_assets.transforms.products import clean_products
 
 REJECTED_TABLE = "ods.rejected_products"
@@ -20,6 +21,8 @@ REJECTED_TABLE = "ods.rejected_products"
     io_manager_key="postgres_io_manager",
     metadata=pg_table_metadata("ods.fct_products", "snapshot_date"),
     kinds={"duckdb", "postgres"},
+    automation_condition=follows_upstream(),
+    pool=WAREHOUSE_POOL,
     description="One typed row per accepted product and snapshot date; rejected records kept with their reason.",
 )
 def ods_fct_products(

@@ -85,15 +85,18 @@ class S3ParquetIOManager(ConfigurableIOManager):
             )
         finally:
             os.unlink(spool)
+        etag = self.lake.client().head_object(Bucket=self.lake.bucket_name(), Key=key)["ETag"]
         context.log.info(f"wrote {rows} rows ({size} bytes) to {uri}")
         context.add_output_metadata({
-            "uri": MetadataValue.path(uri), "rows": rows, "bytes": size, "reused": False, **stream.summary(),
+            "uri": MetadataValue.path(uri), "rows": rows, "bytes": size, "etag": etag, "reused": False,
+            **stream.summary(),
         })
 
     def _describe(self, key: str) -> dict[str, Any]:
         head = self.lake.client().head_object(Bucket=self.lake.bucket_name(), Key=key)
         rows = pq.ParquetFile(f"{self.lake.bucket_name()}/{key}", filesystem=self.lake.filesystem()).metadata.num_rows
-        return {"uri": MetadataValue.path(self.lake.uri(key)), "rows": rows, "bytes": int(head["ContentLength"])}
+        return {"uri": MetadataValue.path(self.lake.uri(key)), "rows": rows, "bytes": int(head["ContentLength"]),
+                "etag": head["ETag"]}
 
     def load_input(self, context: InputContext) -> pads.Dataset:
         upstream = context.upstream_output

@@ -1,0 +1,88 @@
+"""Asset checks beyond the assets' own: the mart's daily freshness."""
+
+import os
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetRecordsFilter,
+    AssetSelection,
+    ConfigurableResource,
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    asset_check,
+    define_asset_job,
+)
+from pydantic import Field
+
+from ecommerce_assets.assets.dm import dm_fct_ecommerce
+
+DEFAULT_DEADLINE = "09:00"
+DEFAULT_DEADLINE_TIMEZONE = "Europe/Moscow"
+
+
+class FreshnessSettings(ConfigurableResource):
+    """When yesterday's mart must exist; unset fields fall back to $ECOM_DM_DEADLINE / $ECOM_DM_DEADLINE_TZ."""
+
+    deadline: str | None = Field(default=None, description="HH:MM; else $ECOM_DM_DEADLINE, else 09:00")
+    deadline_timezone: str | None = Field(default=None, description="else $ECOM_DM_DEADLINE_TZ, else Europe/Moscow")
+
+    def resolved(self) -> tuple[time, ZoneInfo]:
+        text = self.deadline or os.environ.get("ECOM_DM_DEADLINE") or DEFAULT_DEADLINE
+        zone = self.deadline_timezone or os.environ.get("ECOM_DM_DEADLINE_TZ") or DEFAULT_DEADLINE_TIMEZONE
+        return time.fromisoformat(text), ZoneInfo(zone)
+
+
+def expected_partition(now: datetime, deadline: time, zone: ZoneInfo) -> date:
+    """The newest daily partition that must exist at `now`: yesterday once today's deadline has passed,
+    the day before until then (dates are those of the deadline's time zone)."""
+    local = now.astimezone(zone)
+    days_back = 1 if local.time() >= deadline else 2
+    return local.date() - timedelta(days=days_back)
+
+
+@asset_check(
+    asset=dm_fct_ecommerce,
+    name="dm_fct_ecommerce__yesterday_present",
+    description="Yesterday's mart partition exists once the daily deadline has passed.",
+)
+def dm_fct_ecommerce__yesterday_present(
+    context: AssetCheckExecutionContext, freshness: FreshnessSettings
+) -> AssetCheckResult:
+    deadline, zone = freshness.resolved()
+    partition = expected_partition(datetime.now(timezone.utc), deadline, zone).isoformat()
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("dm_fct_ecommerce"), asset_partitions=[partition]), limit=1
+    ).records
+    present = bool(records)
+    return AssetCheckResult(
+        passed=present,
+        severity=AssetCheckSeverity.WARN,
+        description=None if present else f"partition {partition} of dm_fct_ecommerce is missing after "
+                                         f"the {deadline:%H:%M} {zone.key} deadline",
+        metadata={
+            "expected_partition": partition,
+            "deadline": f"{deadline:%H:%M} {zone.key}",
+            "materialized_at": (datetime.fromtimestamp(records[0].timestamp, timezone.utc).isoformat()
+                                if present else "never"),
+        },
+    )
+
+
+dm_freshness_job = define_asset_job(
+    "dm_freshness_check_job",
+    selection=AssetSelection.checks(dm_fct_ecommerce__yesterday_present),
+    description="Checks that yesterday's mart exists by the deadline.",
+)
+
+dm_freshness_schedule = ScheduleDefinition(
+    name="dm_freshness_schedule",
+    job=dm_freshness_job,
+    cron_schedule="15 * * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Hourly: is yesterday's dm_fct_ecommerce partition there once the deadline has passed?",
+)
