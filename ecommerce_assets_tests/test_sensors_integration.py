@@ -178,8 +178,8 @@ def test_failure_sensor_without_webhook_only_logs(dagster_instance: DagsterInsta
     [
         (datetime(2025, 3, 15, 5, 59, tzinfo=timezone.utc), date(2025, 3, 13)),  # 08:59 Moscow: not yet due
         (datetime(2025, 3, 15, 6, 0, tzinfo=timezone.utc), date(2025, 3, 14)),   # 09:00 Moscow: yesterday due
-        (datetime(2025, 3, 15, 5, 0, tzinfo=timezone.utc), date(2025, 3, 13)),   # 08:00 Moscow
-        (datetime(2025, 3, 15, 22, 0, tzinfo=timezone.utc), date(2025, 3, 15)),  # 01:00 Moscow next day
+        (datetime(2025, 3, 16, 6, 30, tzinfo=timezone.utc), date(2025, 3, 15)),  # 09:30 Moscow on the 16th
+        (datetime(2025, 3, 15, 22, 0, tzinfo=timezone.utc), date(2025, 3, 14)),  # 01:00 Moscow on the 16th
     ],
 )
 def test_freshness_expected_partition(now_utc: datetime, expected: date) -> None:
