@@ -186,7 +186,9 @@ def test_freshness_expected_partition(now_utc: datetime, expected: date) -> None
     assert expected_partition(now_utc, time(9, 0), ZoneInfo("Europe/Moscow")) == expected
 
 
-def test_freshness_check_fails_until_yesterdays_mart_exists(dagster_instance: DagsterInstance) -> None:
+def test_freshness_check_fails_until_yesterdays_mart_exists(dagster_instance: DagsterInstance, pg_dsn: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECOM_PG_DSN", pg_dsn)  # the code location's own resources, as deployed
     job = defs.resolve_job_def("dm_freshness_check_job")
     settings = FreshnessSettings(deadline="00:00", deadline_timezone="UTC")
     yesterday = expected_partition(datetime.now(timezone.utc), time(0, 0), ZoneInfo("UTC")).isoformat()
