@@ -1,0 +1,1 @@
+"""Airflow → Dagster adapter: materialize an asset partition in Dagster from an Airflow task."""

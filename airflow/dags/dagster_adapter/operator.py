@@ -1,0 +1,86 @@
+"""The operator: materialize one asset partition (= Airflow's ds) in Dagster and succeed or fail with it."""
+
+from typing import Any
+
+from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from dagster_adapter.client import DagsterEndpoint, check_partition_key, endpoint_from_connection
+from dagster_adapter.settings import DAGSTER_CONN_ID, POLL_SECONDS
+
+
+class DagsterAssetPartitionOperator(BaseOperator):
+    """Materializes `asset` for the partition `partition_key` (default `{{ ds }}`) through the Dagster job
+    `job`, waits for the run, logs its id and UI link, and fails with the run's error.
+
+    With `upstream` set and the DAG param `force` false (the default), Dagster's own automation is not
+    duplicated: a partition already materialized after its upstream succeeds at once, and a queued or
+    running Dagster run for it is awaited instead of submitting another.
+    Killing or timing out the task terminates the Dagster run.
+    """
+
+    template_fields = ("partition_key", "run_config")
+    ui_color = "#4f43dd"
+    ui_fgcolor = "#ffffff"
+
+    def __init__(self, *, job: str, asset: str, upstream: str | None = None, partition_key: str = "{{ ds }}",
+                 run_config: dict[str, Any] | None = None, dagster_conn_id: str = DAGSTER_CONN_ID,
+                 poll_seconds: float = POLL_SECONDS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job = job
+        self.asset = asset
+        self.upstream = upstream
+        self.partition_key = partition_key
+        self.run_config = run_config
+        self.dagster_conn_id = dagster_conn_id
+        self.poll_seconds = poll_seconds
+        self._endpoint: DagsterEndpoint | None = None
+        self._run_id: str | None = None
+
+    def execute(self, context: Any) -> str | None:
+        partition = check_partition_key(str(self.partition_key))
+        endpoint = self._endpoint = endpoint_from_connection(BaseHook.get_connection(self.dagster_conn_id))
+        force = bool((context.get("params") or {}).get("force", False))
+        run_id = None
+        if self.upstream and not force:
+            state = endpoint.partition_state(self.asset, self.upstream, partition)
+            if state.materialized_by:
+                self.log.info("%s %s is already materialized after its upstream, by Dagster run %s: %s",
+                              self.asset, partition, state.materialized_by, endpoint.run_url(state.materialized_by))
+                return state.materialized_by
+            if state.in_flight_run:
+                run_id = state.in_flight_run
+                self.log.info("Dagster is already materializing %s %s (automation): waiting for run %s",
+                              self.asset, partition, run_id)
+        if run_id is None:
+            tags = {"airflow/dag_id": str(context["dag"].dag_id), "airflow/run_id": str(context["run_id"])}
+            run_id = endpoint.submit(self.job, partition, self.run_config, tags)
+            self.log.info("submitted Dagster job %s for partition %s", self.job, partition)
+        self._run_id = run_id
+        self.log.info("Dagster run %s: %s", run_id, endpoint.run_url(run_id))
+        try:
+            status = endpoint.wait(run_id, self.poll_seconds)
+        except BaseException:
+            # Timeout or interruption of this task: the Dagster run must not outlive it.
+            self._terminate()
+            raise
+        if status != "SUCCESS":
+            raise AirflowException(
+                f"Dagster run {run_id} of {self.job} for partition {partition} ended {status}: "
+                f"{endpoint.failure(run_id)}\n{endpoint.run_url(run_id)}"
+            )
+        self.log.info("Dagster run %s succeeded: %s %s materialized", run_id, self.asset, partition)
+        return run_id
+
+    def on_kill(self) -> None:
+        self._terminate()
+
+    def _terminate(self) -> None:
+        if self._endpoint is None or self._run_id is None:
+            return
+        try:
+            if self._endpoint.status(self._run_id) not in ("SUCCESS", "FAILURE", "CANCELED"):
+                self._endpoint.terminate(self._run_id)
+                self.log.warning("terminated Dagster run %s", self._run_id)
+        except Exception as exc:  # noqa: BLE001 - best effort while being killed
+            self.log.error("could not terminate Dagster run %s: %s", self._run_id, exc)

@@ -1,0 +1,99 @@
+"""Real Dagster processes for the tests: `dagster-daemon` and `dagster-webserver` serving this code location
+against a PostgreSQL-backed instance and the test's services."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from dagster import DagsterInstance
+from dagster._core.scheduler.instigation import InstigatorType
+
+from ecommerce_assets.local.services import free_port
+from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets_tests.conftest import REPO_ROOT, write_instance_yaml
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class DagsterStack:
+    instance: DagsterInstance
+    env: dict[str, str]
+    log: Path
+    webserver_url: str | None
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(2)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}; log:\n{log.read_text()[-4000:]}")
+
+
+@contextmanager
+def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("a") as out:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def dagster_stack(tmp_path: Path, pg_dsn: str, lake: S3LakeResource, api_url: str,
+                  webserver: bool = False) -> Iterator[DagsterStack]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    write_instance_yaml(home, pg_dsn)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "ECOM_PG_DSN": pg_dsn,
+        "ECOM_S3_ENDPOINT_URL": lake.endpoint() or "",
+        "ECOM_S3_BUCKET": lake.bucket_name(),
+        "ECOM_API_BASE_URL": api_url,
+        "ECOM_API_PAGE_SIZE": "40",
+    }
+    log = tmp_path / "dagster.log"
+    workspace = str(REPO_ROOT / "workspace.yaml")
+    with ExitStack() as stack:
+        stack.enter_context(_process([str(BIN / "dagster-daemon"), "run", "-w", workspace], env, log))
+        url = None
+        if webserver:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            stack.enter_context(_process(
+                [str(BIN / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(port)], env, log))
+            wait_for(lambda: _answers(url), 180, "dagster-webserver", log)
+        instance = stack.enter_context(DagsterInstance.from_config(str(home)))
+        yield DagsterStack(instance=instance, env=env, log=log, webserver_url=url)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/server_info", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def sensor_has_ticked(instance: DagsterInstance, name: str) -> bool:
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        if state.name == name and instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1):
+            return True
+    return False
