@@ -15,3 +15,18 @@ if [ ! -f "$STAMP" ]; then
     rm -f .venv/.installed-*
     touch "$STAMP"
 fi
+
+# Airflow (for the adapter DAGs and their tests) lives in its own environment: its pins never meet the pipeline's.
+if [ "${ECOM_SKIP_AIRFLOW:-0}" != "1" ]; then
+    if [ ! -x .venv-airflow/bin/python ]; then
+        "$PYTHON" -m venv .venv-airflow
+        .venv-airflow/bin/python -m pip install --quiet --upgrade pip
+    fi
+    AIRFLOW_STAMP=".venv-airflow/.installed-$(cat airflow/requirements.txt airflow/constraints.txt | sha256sum | cut -c1-16)"
+    if [ ! -f "$AIRFLOW_STAMP" ]; then
+        echo "installing Airflow into .venv-airflow" >&2
+        .venv-airflow/bin/python -m pip install --quiet -c airflow/constraints.txt -r airflow/requirements.txt
+        rm -f .venv-airflow/.installed-*
+        touch "$AIRFLOW_STAMP"
+    fi
+fi

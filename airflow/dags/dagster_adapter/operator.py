@@ -3,7 +3,7 @@
 from typing import Any
 
 from airflow.sdk import BaseHook, BaseOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowFailException
 
 from dagster_adapter.client import DagsterEndpoint, check_partition_key, endpoint_from_connection
 from dagster_adapter.settings import DAGSTER_CONN_ID, POLL_SECONDS
@@ -65,7 +65,9 @@ class DagsterAssetPartitionOperator(BaseOperator):
             self._terminate()
             raise
         if status != "SUCCESS":
-            raise AirflowException(
+            # Dagster already retried what is worth retrying inside the run; Airflow retries would only
+            # repeat a failed run, so fail without them (errors reaching Dagster are retried above).
+            raise AirflowFailException(
                 f"Dagster run {run_id} of {self.job} for partition {partition} ended {status}: "
                 f"{endpoint.failure(run_id)}\n{endpoint.run_url(run_id)}"
             )
