@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429")
     parser.add_argument("--error-every", type=int, default=0, help="answer every n-th request with 500")
     parser.add_argument("--delay-ms", type=int, default=0, help="delay every answer")
+    parser.add_argument("--pregenerate-page-size", type=int, default=0,
+                        help="serialize every page of this size before serving (benchmarks)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     every: dict[int, Fault] = {}
@@ -28,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     server = CatalogServer(GeneratedCatalog(size=args.products, seed=args.seed, awkward=args.awkward),
                            host=args.host, port=args.port, verbose=args.verbose,
                            faults=FaultPlan(every=every, delay_seconds=args.delay_ms / 1000))
+    if args.pregenerate_page_size:
+        server.pregenerate(args.pregenerate_page_size)
     print(f"catalog server on {server.url} ({args.products} products, seed {args.seed})", flush=True)
     try:
         server.serve_forever()

@@ -2,11 +2,13 @@
 
 import os
 import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
@@ -57,7 +59,7 @@ class ReuseStored:
 
 class S3ParquetIOManager(ConfigurableIOManager):
     """Writes Parquet (zstd) to a local spool file, then uploads it in one PUT or multipart upload, so
-    readers never see a partial object; loads a partition as a lazy pyarrow dataset."""
+    readers never see a partial object; loads a partition as a pyarrow dataset over a local copy."""
 
     lake: ResourceDependency[S3LakeResource]
     compression: str = "zstd"
@@ -109,7 +111,23 @@ class S3ParquetIOManager(ConfigurableIOManager):
                 f"no stored object at {self.lake.uri(key)}: materialize {upstream.asset_key.to_user_string()} "
                 f"for partition {context.asset_partition_key} first"
             )
-        return pads.dataset(f"{self.lake.bucket_name()}/{key}", format="parquet", filesystem=self.lake.filesystem())
+        return local_copy(self.lake, key)
+
+
+def local_copy(lake: S3LakeResource, key: str) -> pads.Dataset:
+    """The object as a dataset over a local copy, fetched once through pyarrow's S3 filesystem, so readers
+    that scan it several times (DuckDB) read local disk, not S3; the copy goes with the dataset object."""
+    fd, path = tempfile.mkstemp(prefix="lake-read-", suffix=".parquet")
+    os.close(fd)
+    try:
+        pafs.copy_files(f"{lake.bucket_name()}/{key}", path, source_filesystem=lake.filesystem(),
+                        destination_filesystem=pafs.LocalFileSystem())
+        dataset = pads.dataset(path, format="parquet")
+    except BaseException:
+        os.unlink(path)
+        raise
+    weakref.finalize(dataset, os.unlink, path)
+    return dataset
 
 
 def stored_object_exists(lake: S3LakeResource, key: str) -> bool:

@@ -36,6 +36,7 @@ class Page:
     fetched_at: datetime
     elapsed_seconds: float
     body_bytes: int
+    server_seconds: float = 0.0  # what the server reported as its own time (Server-Timing), when it does
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class CatalogClient:
     def products_url(self, skip: int, limit: int) -> str:
         return f"{self.settings.base_url.rstrip('/')}/products?{urlencode({'limit': limit, 'skip': skip})}"
 
-    def _get_json(self, url: str) -> tuple[dict[str, Any], int]:
+    def _get_json(self, url: str) -> tuple[dict[str, Any], int, float]:
         """GET `url` as a JSON object; a body that is cut short or not JSON is asked for again."""
         attempts = self.settings.max_retries + 1
         last_problem = ""
@@ -111,6 +112,7 @@ class CatalogClient:
                 if response.status_code >= 400:
                     raise CatalogFetchError(f"GET {url}: HTTP {response.status_code} {response.text[:200]!r}")
                 body = self._read_bounded(response, url)
+                server_seconds = _server_seconds(response.headers.get("Server-Timing"))
             if body is None:
                 last_problem = "connection dropped while reading the body"
                 time.sleep(min(self.settings.backoff_factor * 2**attempt, 30))
@@ -121,7 +123,7 @@ class CatalogClient:
                 last_problem = f"body is not JSON ({exc.msg} at byte {exc.pos} of {len(body)})"  # type: ignore[attr-defined]
             else:
                 if isinstance(parsed, dict):
-                    return parsed, len(body)
+                    return parsed, len(body), server_seconds
                 last_problem = f"body is JSON {type(parsed).__name__}, not an object"
             time.sleep(min(self.settings.backoff_factor * 2**attempt, 30))
         raise CatalogFetchError(f"GET {url}: {last_problem}, still after {attempts} attempts")
@@ -151,7 +153,7 @@ class CatalogClient:
         while total is None or skip < total:
             url = self.products_url(skip, self.settings.page_size)
             started = time.monotonic()
-            body, size = self._get_json(url)
+            body, size, server_seconds = self._get_json(url)
             fetched_at = datetime.now(timezone.utc)
             records, page_total = _page_parts(body, url)
             if total is None:
@@ -172,7 +174,7 @@ class CatalogClient:
                     f"{total - skip} records are missing; not storing a torn snapshot"
                 )
             yield Page(skip=skip, url=url, total=total, records=records, fetched_at=fetched_at,
-                       elapsed_seconds=time.monotonic() - started, body_bytes=size)
+                       elapsed_seconds=time.monotonic() - started, body_bytes=size, server_seconds=server_seconds)
             skip += len(records)
         if skip != total:
             raise CatalogFetchError(f"received {skip} records but the API reported total={total}")
@@ -186,6 +188,18 @@ def _page_parts(body: dict[str, Any], url: str) -> tuple[list[Any], int]:
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:
         raise CatalogFetchError(f"GET {url}: the answer's `total` is not a non-negative integer: {total!r}")
     return records, total
+
+
+def _server_seconds(header: str | None) -> float:
+    """Seconds from a `Server-Timing: app;dur=<ms>` header; 0 when absent or unreadable."""
+    for part in (header or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "dur":
+            try:
+                return float(value) / 1000
+            except ValueError:
+                return 0.0
+    return 0.0
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,11 +1,17 @@
 -- One row per raw record that matters after duplicate resolution, with `reason` NULL when accepted.
 -- Input view: raw_records(record_index, product_id, record_json). Parameter: $snapshot_date.
-WITH integer_ids AS (
-    -- Duplicates first: when an id appears twice the later record wins, valid or not.
-    SELECT record_index, product_id, record_json
+WITH latest AS (
+    -- Duplicates first: when an id appears twice the later record wins, valid or not. Only ids and
+    -- positions are sorted here; the JSON streams through the join below.
+    SELECT max(record_index) AS record_index
     FROM raw_records
     WHERE product_id IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY product_id ORDER BY record_index DESC) = 1
+    GROUP BY product_id
+),
+integer_ids AS (
+    SELECT r.record_index, r.product_id, r.record_json
+    FROM raw_records AS r
+    SEMI JOIN latest AS l ON r.record_index = l.record_index
 ),
 without_id AS (
     SELECT
@@ -83,7 +89,7 @@ SELECT
     $snapshot_date::DATE AS snapshot_date,
     record_index,
     product_id,
-    record_json,
+    CASE WHEN reason IS NOT NULL THEN record_json END AS record_json,  -- kept for rejected records only
     reason,
     ecom_text(title) AS title,
     ecom_text(description) AS description,

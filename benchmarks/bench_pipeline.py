@@ -1,0 +1,435 @@
+"""One partition end to end at several catalog sizes, and the ODS loader against the references.
+
+    .venv/bin/python benchmarks/bench_pipeline.py                      # 10k, 100k, 1M; 3 repetitions
+    .venv/bin/python benchmarks/bench_pipeline.py --sizes 10000 --reps 1
+
+Needs the `bench` extra for dlt (`pip install -e ".[dev,bench]"`; without it dlt is skipped). PostgreSQL
+from $ECOM_BENCH_PG_DSN (a superuser DSN; default the local server, else an embedded one); S3 is moto's
+server and the catalog the bundled server, each in its own process, pages serialized before timing so
+the server's own time is (almost) nil; what it still spends is subtracted from the fetch using the
+Server-Timing header. Every measurement runs in a fresh worker process, so peak RSS is that of the work.
+Prints one table and writes it as JSON (default benchmarks/results/latest.json).
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTITION = "2025-06-01"
+PAGE_SIZE = 1000
+KEY = ["snapshot_date", "product_id"]
+
+
+# ---------------------------------------------------------------- orchestration (parent process)
+
+def _with_db(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@contextmanager
+def _services(admin_dsn: str | None) -> Iterator[tuple[str, str]]:
+    from ecommerce_assets.local.services import embedded_postgres, embedded_s3, postgres_answers
+
+    with ExitStack() as stack:
+        dsn = admin_dsn or os.environ.get("ECOM_BENCH_PG_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
+        if not postgres_answers(dsn):
+            dsn = stack.enter_context(embedded_postgres(Path(stack.enter_context(_tempdir())) / "pg"))
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+        os.environ.setdefault("AWS_REGION", "us-east-1")
+        endpoint = stack.enter_context(embedded_s3())
+        yield dsn, endpoint
+
+
+@contextmanager
+def _tempdir() -> Iterator[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as path:
+        yield path
+
+
+@contextmanager
+def _catalog_server(size: int, page_size: int) -> Iterator[str]:
+    from ecommerce_assets.local.services import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ecommerce_assets.catalog_server", "--products", str(size), "--port", str(port),
+         "--pregenerate-page-size", str(page_size)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()  # printed once every page is serialized
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _worker(mode: str, env: dict[str, str], **args: Any) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--worker", mode, "--args", json.dumps(args)]
+    done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise SystemExit(f"worker {mode} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out: Path) -> dict[str, Any]:
+    import psycopg
+    from psycopg import sql
+
+    from ecommerce_assets.local.services import ensure_bucket
+    from ecommerce_assets.resources.lake import S3LakeResource
+
+    results: dict[str, Any] = {"sizes": sizes, "reps": reps, "page_size": page_size, "stages": {}, "loaders": {}}
+    with _services(None) as (admin_dsn, endpoint):
+        for size in sizes:
+            print(f"== {size:,} products: serializing the catalog …", file=sys.stderr, flush=True)
+            with _catalog_server(size, page_size) as api_url:
+                runs: list[dict[str, Any]] = []
+                for rep in range(reps):
+                    name = f"bench_{uuid.uuid4().hex[:10]}"
+                    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+                        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                    bucket = f"bench-{uuid.uuid4().hex[:12]}"
+                    ensure_bucket(S3LakeResource(bucket=bucket, endpoint_url=endpoint))
+                    env = {"ECOM_PG_DSN": _with_db(admin_dsn, name), "ECOM_S3_ENDPOINT_URL": endpoint,
+                           "ECOM_S3_BUCKET": bucket, "ECOM_API_BASE_URL": api_url, "ECOM_API_PAGE_SIZE": str(page_size)}
+                    try:
+                        print(f"   pipeline rep {rep + 1}/{reps}", file=sys.stderr, flush=True)
+                        run = _worker("pipeline", env, size=size)
+                        run |= _worker("stages", env, size=size)
+                        runs.append(run)
+                        if rep == 0:
+                            print("   loaders", file=sys.stderr, flush=True)
+                            results["loaders"][str(size)] = _worker("loaders", env, size=size, reps=reps,
+                                                                    with_dlt=with_dlt)
+                    finally:
+                        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+                            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                results["stages"][str(size)] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    return results
+
+
+# ---------------------------------------------------------------- workers (fresh processes)
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _resources() -> dict[str, Any]:
+    from dagster_duckdb import DuckDBResource
+
+    from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
+    from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
+
+    lake, postgres = S3LakeResource(), PostgresResource(dsn=os.environ["ECOM_PG_DSN"])
+    return {"catalog_api": CatalogApiResource(), "lake": lake, "postgres": postgres,
+            "duckdb": DuckDBResource(database=":memory:"), "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
+            "postgres_io_manager": PostgresTableIOManager(postgres=postgres)}
+
+
+def worker_pipeline(size: int) -> dict[str, Any]:
+    """The whole materialization through Dagster (raw -> ODS -> mart), and each step's duration."""
+    from dagster import DagsterEventType, materialize
+
+    from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
+
+    started = time.perf_counter()
+    result = materialize(
+        [raw_products_parquet, ods_fct_products, dm_fct_ecommerce], partition_key=PARTITION, resources=_resources(),
+        run_config={"ops": {"raw_products_parquet": {"config": {"allow_late_fetch": True}}},
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    total = time.perf_counter() - started
+    steps = {e.step_key: e.event_specific_data.duration_ms / 1000  # type: ignore[union-attr]
+             for e in result.all_events if e.event_type == DagsterEventType.STEP_SUCCESS}
+    return {"e2e_seconds": total, "step_raw_seconds": steps.get("raw_products_parquet", 0.0),
+            "step_ods_seconds": steps.get("ods_fct_products", 0.0), "step_dm_seconds": steps.get("dm_fct_ecommerce", 0.0),
+            "e2e_peak_rss_mib": _peak_rss_mib()}
+
+
+class _Timed:
+    """Wraps an iterator and adds the time spent producing each item to `seconds`."""
+
+    def __init__(self, items: Iterator[Any]) -> None:
+        self.items, self.seconds = items, 0.0
+
+    def __iter__(self) -> "_Timed":
+        return self
+
+    def __next__(self) -> Any:
+        started = time.perf_counter()
+        try:
+            return next(self.items)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+def worker_stages(size: int) -> dict[str, Any]:
+    """Each stage on its own, outside Dagster: fetch (client side), Parquet write, upload, ODS transform and
+    load, mart."""
+    import tempfile
+
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from ecommerce_assets.io_managers.pg_partitions import TableName, merge_partition, read_partition
+    from ecommerce_assets.io_managers.s3_parquet import local_copy
+    from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
+    from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart
+    from ecommerce_assets.transforms.products import clean_products
+    from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, records_to_batch
+    from ecommerce_assets.warehouse import migrate
+
+    client = CatalogApiResource().client()
+    server_seconds = 0.0
+    records = 0
+
+    def batches() -> Iterator[Any]:
+        nonlocal server_seconds, records
+        for page in client.iter_pages():
+            server_seconds += page.server_seconds
+            yield records_to_batch(page.records, first_index=records, skip=page.skip, fetched_at=page.fetched_at,
+                                   source_url=page.url)
+            records += len(page.records)
+
+    timed = _Timed(batches())
+    spool = tempfile.mkstemp(suffix=".parquet")[1]
+    write_seconds = 0.0
+    with pq.ParquetWriter(spool, RAW_SCHEMA, compression="zstd") as writer:
+        for batch in timed:
+            started = time.perf_counter()
+            writer.write_batch(batch, row_group_size=64_000)
+            write_seconds += time.perf_counter() - started
+    started = time.perf_counter()
+    lake = S3LakeResource()
+    key = f"bench/{PARTITION}/products.parquet"
+    lake.client().upload_file(spool, lake.bucket_name(), key)
+    upload_seconds = time.perf_counter() - started
+    os.unlink(spool)
+
+    started = time.perf_counter()
+    raw = local_copy(lake, key)
+    download_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    cleaned = clean_products(duckdb.connect(), raw, date.fromisoformat(PARTITION))
+    transform_seconds = time.perf_counter() - started
+    postgres = PostgresResource(dsn=os.environ["ECOM_PG_DSN"])
+    with postgres.connect() as conn:
+        migrate(conn)
+    started = time.perf_counter()
+    with postgres.connect() as conn:
+        merge_partition(conn, TableName("ods", "fct_products"), "snapshot_date", date.fromisoformat(PARTITION),
+                        cleaned.accepted)
+    load_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with postgres.connect() as conn:
+        ods = read_partition(conn, TableName("ods", "fct_products"), "snapshot_date", date.fromisoformat(PARTITION),
+                             list(MART_INPUT_COLUMNS))
+    mart_read = time.perf_counter() - started
+    started = time.perf_counter()
+    mart = build_mart(duckdb.connect(), ods, date.fromisoformat(PARTITION))
+    mart_compute = time.perf_counter() - started
+    started = time.perf_counter()
+    with postgres.connect() as conn:
+        merge_partition(conn, TableName("dm", "fct_ecommerce"), "report_date", date.fromisoformat(PARTITION), mart)
+    mart_write = time.perf_counter() - started
+    assert records == size, (records, size)
+    return {
+        "fetch_seconds": timed.seconds - server_seconds, "fetch_server_seconds": server_seconds,
+        "raw_write_seconds": write_seconds + upload_seconds, "raw_upload_seconds": upload_seconds,
+        "ods_download_seconds": download_seconds, "ods_transform_seconds": transform_seconds,
+        "ods_load_seconds": load_seconds, "ods_rows": cleaned.accepted.num_rows,
+        "mart_seconds": mart_read + mart_compute + mart_write, "mart_read_seconds": mart_read,
+        "mart_compute_seconds": mart_compute, "mart_write_seconds": mart_write,
+        "stages_peak_rss_mib": _peak_rss_mib(),
+    }
+
+
+def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
+    """Ours, naive executemany upsert, dlt merge and plain COPY on the same ODS rows and table shape."""
+    import tempfile
+
+    import duckdb
+    import psycopg
+
+    from ecommerce_assets.io_managers.pg_partitions import TableName, copy_rows, merge_partition
+    from ecommerce_assets.io_managers.s3_parquet import local_copy
+    from ecommerce_assets.resources import S3LakeResource
+    from ecommerce_assets.transforms.products import ODS_COLUMNS, clean_products
+
+    dsn = os.environ["ECOM_PG_DSN"]
+    rows = clean_products(duckdb.connect(), local_copy(S3LakeResource(), f"raw/products/snapshot_date={PARTITION}/products.parquet"),
+                          date.fromisoformat(PARTITION)).accepted
+    n = rows.num_rows
+    day = date.fromisoformat(PARTITION)
+    table = TableName("ods", "fct_products")
+
+    def reset(statement: str = "TRUNCATE ods.fct_products") -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(statement)
+            conn.execute("VACUUM ANALYZE ods.fct_products")
+
+    def timed(fn: Callable[[], None]) -> float:
+        started = time.perf_counter()
+        fn()
+        return time.perf_counter() - started
+
+    def updated_tuples() -> int:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+            row = conn.execute("SELECT n_tup_upd + n_tup_hot_upd FROM pg_stat_user_tables "
+                               "WHERE schemaname = 'ods' AND relname = 'fct_products'").fetchone()
+        return int(row[0]) if row else 0
+
+    def ours() -> None:
+        with psycopg.connect(dsn) as conn:
+            merge_partition(conn, table, "snapshot_date", day, rows)
+
+    cols = list(ODS_COLUMNS)
+    python_rows = [tuple(r[c] for c in cols) for r in rows.to_pylist()] if n <= 2_000_000 else []
+    naive_sql = (f"INSERT INTO ods.fct_products ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
+                 f"ON CONFLICT (snapshot_date, product_id) DO UPDATE SET "
+                 + ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in KEY) + ", loaded_at = now()")
+
+    def naive() -> None:
+        with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+            cur.executemany(naive_sql, python_rows)
+
+    def plain_copy() -> None:
+        with psycopg.connect(dsn) as conn:
+            copy_rows(conn, table.ident, rows)
+
+    out: dict[str, Any] = {"rows": n}
+
+    def measure(name: str, load: Callable[[], None], reset_sql: str = "TRUNCATE ods.fct_products",
+                reload: bool = True, on_reset: Callable[[], None] = lambda: None) -> None:
+        firsts, reloads, updates = [], [], []
+        for _ in range(reps):
+            reset(reset_sql)
+            on_reset()
+            firsts.append(timed(load))
+            if reload:
+                before = updated_tuples()
+                reloads.append(timed(load))
+                updates.append(updated_tuples() - before)
+        out[name] = {"first_seconds": statistics.median(firsts)}
+        if reload:
+            out[name] |= {"reload_seconds": statistics.median(reloads), "reload_row_updates": max(updates)}
+
+    measure("ours", ours)
+    measure("naive", naive)
+    measure("copy", plain_copy, reload=False)
+    if with_dlt:
+        try:
+            import dlt  # noqa: F401
+        except ImportError:
+            out["dlt"] = {"skipped": "dlt not installed (pip install -e '.[bench]')"}
+        else:
+            workdir = [tempfile.mkdtemp()]
+
+            def dlt_load() -> None:
+                import dlt as dlt_mod
+
+                pipeline = dlt_mod.pipeline(pipeline_name="bench_dlt", pipelines_dir=workdir[0],
+                                            destination=dlt_mod.destinations.postgres(credentials=dsn),
+                                            dataset_name="bench_dlt", progress=None)
+                pipeline.run(rows, table_name="fct_products", write_disposition="merge", primary_key=KEY)
+
+            def new_state() -> None:
+                workdir[0] = tempfile.mkdtemp()  # a first load starts without dlt's local pipeline state
+
+            measure("dlt", dlt_load, reset_sql="DROP SCHEMA IF EXISTS bench_dlt CASCADE", on_reset=new_state)
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+def report(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    sizes = [str(s) for s in results["sizes"]]
+    header = f"{'stage / method':<34}" + "".join(f"{int(s):>22,}" for s in sizes)
+    lines += ["seconds (rows/s) — median of %d" % results["reps"], header, "-" * len(header)]
+
+    def row(label: str, values: list[str]) -> None:
+        lines.append(f"{label:<34}" + "".join(f"{v:>22}" for v in values))
+
+    def cell(seconds: float | None, n: int | None) -> str:
+        if seconds is None:
+            return "—"
+        return f"{seconds:.2f} ({n / seconds:,.0f}/s)" if n else f"{seconds:.3f}"
+
+    stages = results["stages"]
+    for key, label in (("fetch_seconds", "fetch (client side)"), ("fetch_server_seconds", "  server's own time"),
+                       ("raw_write_seconds", "raw Parquet write + upload"), ("ods_transform_seconds", "ODS transform (DuckDB)"),
+                       ("ods_load_seconds", "ODS load (ours)"), ("mart_seconds", "mart (read+compute+write)"),
+                       ("mart_compute_seconds", "  mart compute (DuckDB)"), ("e2e_seconds", "whole materialization")):
+        row(label, [cell(stages[s].get(key), int(s) if key not in ("mart_compute_seconds", "fetch_server_seconds") else None)
+                    for s in sizes])
+    row("peak RSS, materialization (MiB)", [f"{stages[s]['e2e_peak_rss_mib']:,.0f}" for s in sizes])
+    lines.append("")
+    loaders = results["loaders"]
+    for method in ("ours", "naive", "dlt", "copy"):
+        for phase in ("first", "reload"):
+            values = []
+            for s in sizes:
+                entry = loaders.get(s, {}).get(method, {})
+                seconds = entry.get(f"{phase}_seconds")
+                values.append(cell(seconds, loaders[s]["rows"]) if seconds else "—")
+            if any(v != "—" for v in values):
+                row(f"ODS load {method}, {phase}", values)
+    lines.append("")
+    for other in ("naive", "dlt", "copy"):
+        for phase in ("first", "reload"):
+            values = []
+            for s in sizes:
+                ours = loaders.get(s, {}).get("ours", {}).get(f"{phase}_seconds")
+                theirs = loaders.get(s, {}).get(other, {}).get(f"{phase}_seconds" if other != "copy" else "first_seconds")
+                values.append(f"{theirs / ours:.2f}x" if ours and theirs else "—")
+            row(f"speed ours/{other}, {phase}", values)
+    values = [str(loaders.get(s, {}).get("ours", {}).get("reload_row_updates", "—")) for s in sizes]
+    row("rows rewritten by an unchanged reload", values)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--page-size", type=int, default=PAGE_SIZE)
+    parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--args", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker = {"pipeline": worker_pipeline, "stages": worker_stages, "loaders": worker_loaders}[args.worker]
+        print(json.dumps(worker(**json.loads(args.args))))
+        return
+    results = orchestrate([int(s) for s in args.sizes.split(",")], args.reps, args.page_size, not args.no_dlt, args.out)
+    print("\n".join(report(results)))
+    print(f"\nJSON: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
