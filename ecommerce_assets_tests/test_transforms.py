@@ -1,5 +1,6 @@
 """The ODS rules, the raw rows and the mart arithmetic as pure functions (DuckDB in memory, no Dagster)."""
 
+import json
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,14 @@ import pytest
 from ecommerce_assets.transforms.fetch_window import late_fetch_problem
 from ecommerce_assets.transforms.mart import build_mart, mart_markdown
 from ecommerce_assets.transforms.products import CleanedProducts, clean_products
-from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, integer_id, record_json, records_to_batch
+from ecommerce_assets.resources.catalog_api import PageShapeError
+from ecommerce_assets.transforms.raw_snapshot import (
+    RAW_SCHEMA,
+    DuckDBPageParser,
+    integer_id,
+    record_json,
+    records_to_batch,
+)
 
 DAY = date(2025, 3, 14)
 FETCHED = datetime(2025, 3, 15, 5, 0, tzinfo=timezone.utc)
@@ -205,7 +213,6 @@ def test_raw_rows_keep_any_record() -> None:
     assert batch.column("record_index").to_pylist() == [100, 101, 102, 103, 104]
     assert batch.column("product_id").to_pylist() == [1, None, None, None, 2]
     assert batch.column("skip").to_pylist() == [40] * 5
-    import json
     assert [json.loads(t) for t in batch.column("record_json").to_pylist()] == records
 
 
@@ -269,3 +276,41 @@ def test_mart_markdown() -> None:
     assert mart_markdown(mart) == (
         "| category | product_count | total_stock | avg_price | avg_rating |\n|---|---|---|---|---|\n| a | 1 | 2 | 1.00 | 3.00 |"
     )
+
+
+def parse_page(body: str) -> Any:
+    return DuckDBPageParser(duckdb.connect())(body.encode("utf-8", "surrogatepass"))
+
+
+def test_duckdb_page_parser_keeps_records_whole() -> None:
+    page = parse_page('{"products": [{"id": 1, "p": 1.5, "big": 18446744073709551617, "huge": 1e400, "s": "é🛒"},'
+                      ' {"id": "7"}, {"id": true}, 5, {"id": 9223372036854775808}], "total": 12, "skip": 0}')
+    assert (page.total, page.count) == (12, 5)
+    assert page.records.column("product_id").to_pylist() == [1, None, None, None, None]
+    assert page.records.column("record_json").to_pylist() == [
+        '{"id":1,"p":1.5,"big":18446744073709551617,"huge":1e400,"s":"é🛒"}', '{"id":"7"}', '{"id":true}', "5",
+        '{"id":9223372036854775808}',
+    ]
+
+
+def test_duckdb_page_parser_falls_back_to_python_for_what_it_refuses() -> None:
+    page = parse_page('{"products": [{"id": 3, "t": "\\ud800"}], "total": 1}')  # a lone surrogate escape
+    assert page.count == 1 and page.records.column("product_id").to_pylist() == [3]
+    assert json.loads(page.records.column("record_json")[0].as_py()) == {"id": 3, "t": "\ud800"}
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ('{"products": [{"id": 1}', ValueError),            # cut short: asked for again
+        ("<html>502</html>", ValueError),
+        ("[1, 2]", PageShapeError),
+        ('{"total": 3}', PageShapeError),
+        ('{"products": [], "total": "3"}', PageShapeError),
+        ('{"products": [], "total": -1}', PageShapeError),
+        ('{"products": {}, "total": 1}', PageShapeError),
+    ],
+)
+def test_duckdb_page_parser_rejects_what_is_not_a_page(body: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse_page(body)

@@ -1,6 +1,7 @@
 """raw_products_parquet: the catalog as received from the API, one Parquet snapshot per day in S3."""
 
 import time
+from contextlib import closing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -8,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 from dagster import AssetExecutionContext, Config, DagsterLogManager, MetadataValue, Output, asset
+from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from ecommerce_assets.io_managers.s3_parquet import BatchStream, LakeLocation, ReuseStored, stored_object_exists
@@ -15,7 +17,7 @@ from ecommerce_assets.partitions import daily_partitions
 from ecommerce_assets.resources.catalog_api import CatalogApiResource, CatalogClient
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.transforms.fetch_window import late_fetch_problem
-from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, records_to_batch
+from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, DuckDBPageParser, page_batch
 
 RAW_PRODUCTS_LOCATION = LakeLocation(prefix="raw/products", partition_field="snapshot_date", filename="products.parquet")
 PROGRESS_EVERY_SECONDS = 5.0
@@ -49,14 +51,16 @@ class FetchStats:
         }
 
 
-def snapshot_batches(client: CatalogClient, stats: FetchStats, log: DagsterLogManager) -> Iterator[pa.RecordBatch]:
-    """Pages of the catalog as raw rows, logging progress; raises before the last batch if torn."""
+def snapshot_batches(client: CatalogClient, duckdb: DuckDBResource, stats: FetchStats,
+                     log: DagsterLogManager) -> Iterator[pa.RecordBatch]:
+    """Pages of the catalog as raw rows, logging progress; raises before the last batch if torn.
+    Runs while the IO manager writes, so it owns its DuckDB connection and the HTTP session."""
     last_log = time.monotonic()
-    try:
-        for page in client.iter_pages():
-            yield records_to_batch(page.records, first_index=stats.records, skip=page.skip,
-                                   fetched_at=page.fetched_at, source_url=page.url)
-            stats.records += len(page.records)
+    with duckdb.get_connection() as con, closing(client):
+        for page in client.iter_pages(parse=DuckDBPageParser(con)):
+            yield page_batch(page.records, first_index=stats.records, skip=page.skip,
+                             fetched_at=page.fetched_at, source_url=page.url)
+            stats.records += page.count
             stats.pages += 1
             stats.total = page.total
             stats.body_bytes += page.body_bytes
@@ -65,8 +69,6 @@ def snapshot_batches(client: CatalogClient, stats: FetchStats, log: DagsterLogMa
                 rate = stats.records / max(now - stats.started, 1e-9)
                 log.info(f"fetched {stats.records}/{page.total} records in {stats.pages} pages ({rate:,.0f} records/s)")
                 last_log = now
-    finally:
-        client.close()
 
 
 @asset(
@@ -83,6 +85,7 @@ def raw_products_parquet(
     config: RawProductsConfig,
     catalog_api: CatalogApiResource,
     lake: S3LakeResource,
+    duckdb: DuckDBResource,
 ) -> Output[Any]:
     """The day's product catalog exactly as the API returned it: one row per record, JSON kept whole."""
     partition = date.fromisoformat(context.partition_key)
@@ -97,5 +100,6 @@ def raw_products_parquet(
     client = catalog_api.client()
     context.log.info(f"fetching {client.settings.base_url}/products, {client.settings.page_size} per page")
     stats = FetchStats()
-    stream = BatchStream(schema=RAW_SCHEMA, batches=snapshot_batches(client, stats, context.log), summary=stats.summary)
+    stream = BatchStream(schema=RAW_SCHEMA, batches=snapshot_batches(client, duckdb, stats, context.log),
+                         summary=stats.summary)
     return Output(stream, metadata={"source": MetadataValue.url(client.settings.base_url)})

@@ -3,7 +3,7 @@
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -25,6 +25,46 @@ class CatalogFetchError(RuntimeError):
     """The catalog could not be fetched completely and consistently; nothing must be stored."""
 
 
+class PageShapeError(CatalogFetchError):
+    """A JSON answer that is not a products page (no `products` list, no integer `total`): not retried."""
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    """What a parser made of one answer: the API's `total`, the number of records and the records
+    themselves (a list of objects, an Arrow table: whatever the parser's consumer wants)."""
+
+    total: int
+    count: int
+    records: Any
+
+
+# A parser turns a response body into a ParsedPage; it raises ValueError for a body that is not valid
+# JSON (asked for again) and PageShapeError for JSON that is not a products page.
+PageParser = Callable[[bytes], ParsedPage]
+
+
+def json_page(body: bytes) -> ParsedPage:
+    """The standard library's reading of a page: records as Python objects."""
+    parsed = json.loads(body)
+    if not isinstance(parsed, dict):
+        raise PageShapeError(f"the answer is JSON {type(parsed).__name__}, not an object")
+    records, total = parsed.get("products"), parsed.get("total")
+    return ParsedPage(total=check_total(total), count=len(check_products(records)), records=records)
+
+
+def check_products(records: Any) -> list[Any]:
+    if not isinstance(records, list):
+        raise PageShapeError("the answer has no `products` list")
+    return records
+
+
+def check_total(total: Any) -> int:
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise PageShapeError(f"the answer's `total` is not a non-negative integer: {total!r}")
+    return total
+
+
 @dataclass(frozen=True)
 class Page:
     """One answered request: its records exactly as parsed, and where they came from."""
@@ -32,7 +72,8 @@ class Page:
     skip: int
     url: str
     total: int
-    records: list[Any]
+    count: int
+    records: Any
     fetched_at: datetime
     elapsed_seconds: float
     body_bytes: int
@@ -93,8 +134,8 @@ class CatalogClient:
     def products_url(self, skip: int, limit: int) -> str:
         return f"{self.settings.base_url.rstrip('/')}/products?{urlencode({'limit': limit, 'skip': skip})}"
 
-    def _get_json(self, url: str) -> tuple[dict[str, Any], int, float]:
-        """GET `url` as a JSON object; a body that is cut short or not JSON is asked for again."""
+    def _get_page(self, url: str, parse: PageParser) -> tuple[ParsedPage, int, float]:
+        """GET `url` and parse it; a body that is cut short or not JSON is asked for again."""
         attempts = self.settings.max_retries + 1
         last_problem = ""
         for attempt in range(attempts):
@@ -118,13 +159,11 @@ class CatalogClient:
                 time.sleep(min(self.settings.backoff_factor * 2**attempt, 30))
                 continue
             try:
-                parsed = json.loads(body)
+                return parse(body), len(body), server_seconds
+            except PageShapeError as exc:
+                raise CatalogFetchError(f"GET {url}: {exc}") from exc
             except ValueError as exc:
-                last_problem = f"body is not JSON ({exc.msg} at byte {exc.pos} of {len(body)})"  # type: ignore[attr-defined]
-            else:
-                if isinstance(parsed, dict):
-                    return parsed, len(body), server_seconds
-                last_problem = f"body is JSON {type(parsed).__name__}, not an object"
+                last_problem = f"body of {len(body)} bytes is not JSON ({str(exc)[:120]})"
             time.sleep(min(self.settings.backoff_factor * 2**attempt, 30))
         raise CatalogFetchError(f"GET {url}: {last_problem}, still after {attempts} attempts")
 
@@ -146,16 +185,16 @@ class CatalogClient:
             return None
         return b"".join(chunks)
 
-    def iter_pages(self) -> Iterator[Page]:
+    def iter_pages(self, parse: PageParser = json_page) -> Iterator[Page]:
         """Every page of `/products` in order until `total` records have been received."""
         skip = 0
         total: int | None = None
         while total is None or skip < total:
             url = self.products_url(skip, self.settings.page_size)
             started = time.monotonic()
-            body, size, server_seconds = self._get_json(url)
+            parsed, size, server_seconds = self._get_page(url, parse)
             fetched_at = datetime.now(timezone.utc)
-            records, page_total = _page_parts(body, url)
+            page_total = parsed.total
             if total is None:
                 total = page_total
                 if total > self.settings.max_records:
@@ -168,26 +207,16 @@ class CatalogClient:
                     f"`total` changed during the fetch ({total} -> {page_total} at skip={skip}): "
                     "the catalog moved while being read; not storing a torn snapshot"
                 )
-            if not records and skip < total:
+            if not parsed.count and skip < total:
                 raise CatalogFetchError(
                     f"the API returned no records at skip={skip} although total={total}: "
                     f"{total - skip} records are missing; not storing a torn snapshot"
                 )
-            yield Page(skip=skip, url=url, total=total, records=records, fetched_at=fetched_at,
+            yield Page(skip=skip, url=url, total=total, count=parsed.count, records=parsed.records, fetched_at=fetched_at,
                        elapsed_seconds=time.monotonic() - started, body_bytes=size, server_seconds=server_seconds)
-            skip += len(records)
+            skip += parsed.count
         if skip != total:
             raise CatalogFetchError(f"received {skip} records but the API reported total={total}")
-
-
-def _page_parts(body: dict[str, Any], url: str) -> tuple[list[Any], int]:
-    records = body.get("products")
-    total = body.get("total")
-    if not isinstance(records, list):
-        raise CatalogFetchError(f"GET {url}: the answer has no `products` list (keys: {sorted(body)[:10]})")
-    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
-        raise CatalogFetchError(f"GET {url}: the answer's `total` is not a non-negative integer: {total!r}")
-    return records, total
 
 
 def _server_seconds(header: str | None) -> float:
