@@ -9,6 +9,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from ecommerce_assets.sql import load_sql
 
@@ -98,9 +99,10 @@ def _stage(conn: psycopg.Connection, table: TableName, rows: pa.Table, partition
 
 
 def copy_rows(conn: psycopg.Connection, table: sql.Composable, rows: pa.Table) -> None:
-    """COPY an Arrow table into `table` as CSV written by Arrow (nulls unquoted, empty strings quoted)."""
+    """COPY an Arrow table into `table` as CSV written by Arrow (nulls unquoted, empty strings quoted); a
+    writer thread sends one batch while Arrow formats the next."""
     statement = _q("copy_into", table=table, columns=_idents(rows.column_names))
-    with conn.cursor() as cur, cur.copy(statement) as copy:
+    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
         for batch in rows.to_batches(max_chunksize=COPY_BATCH_ROWS):
             buffer = io.BytesIO()
             pacsv.write_csv(batch, buffer, _CSV_OPTIONS)
