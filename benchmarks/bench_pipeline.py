@@ -192,7 +192,7 @@ def worker_stages(size: int) -> dict[str, Any]:
     import duckdb
     import pyarrow.parquet as pq
 
-    from ecommerce_assets.io_managers.pg_partitions import TableName, merge_partition, read_partition
+    from ecommerce_assets.io_managers.pg_partitions import TableName, read_partition, write_partition
     from ecommerce_assets.io_managers.s3_parquet import local_copy
     from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
     from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart
@@ -237,9 +237,8 @@ def worker_stages(size: int) -> dict[str, Any]:
     with postgres.connect() as conn:
         migrate(conn)
     started = time.perf_counter()
-    with postgres.connect() as conn:
-        merge_partition(conn, TableName("ods", "fct_products"), "snapshot_date", date.fromisoformat(PARTITION),
-                        cleaned.accepted)
+    write_partition(postgres.connect, postgres.ingest, TableName("ods", "fct_products"), "snapshot_date",
+                    date.fromisoformat(PARTITION), cleaned.accepted, {})
     load_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -251,8 +250,8 @@ def worker_stages(size: int) -> dict[str, Any]:
     mart = build_mart(duckdb.connect(), ods, date.fromisoformat(PARTITION))
     mart_compute = time.perf_counter() - started
     started = time.perf_counter()
-    with postgres.connect() as conn:
-        merge_partition(conn, TableName("dm", "fct_ecommerce"), "report_date", date.fromisoformat(PARTITION), mart)
+    write_partition(postgres.connect, postgres.ingest, TableName("dm", "fct_ecommerce"), "report_date",
+                    date.fromisoformat(PARTITION), mart, {})
     mart_write = time.perf_counter() - started
     assert records == size, (records, size)
     return {
@@ -282,7 +281,8 @@ def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
     import duckdb
     import psycopg
 
-    from ecommerce_assets.io_managers.pg_partitions import TableName, copy_rows, merge_partition
+    from ecommerce_assets.io_managers.pg_partitions import TableName, copy_rows, write_partition
+    from ecommerce_assets.resources import PostgresResource
     from ecommerce_assets.io_managers.s3_parquet import local_copy
     from ecommerce_assets.resources import S3LakeResource
     from ecommerce_assets.transforms.products import ODS_COLUMNS, clean_products
@@ -311,9 +311,10 @@ def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
                                "WHERE schemaname = 'ods' AND relname = 'fct_products'").fetchone()
         return int(row[0]) if row else 0
 
+    postgres = PostgresResource(dsn=dsn)
+
     def ours() -> None:
-        with psycopg.connect(dsn) as conn:
-            merge_partition(conn, table, "snapshot_date", day, rows)
+        write_partition(postgres.connect, postgres.ingest, table, "snapshot_date", day, rows, {})
 
     cols = list(ODS_COLUMNS)
     python_rows = [tuple(r[c] for c in cols) for r in rows.to_pylist()] if n <= 2_000_000 else []

@@ -1,12 +1,21 @@
-"""Partition-at-a-time writes and reads of PostgreSQL tables through COPY, with Arrow on the Python side."""
+"""Partition-at-a-time writes and reads of PostgreSQL tables, with Arrow on the Python side.
+
+A write stages the rows by binary COPY (ADBC's bulk ingest of the Arrow table) into an unlogged table of
+the `staging` schema, then one psycopg transaction merges the stage into the target partition and drops
+it. Reads are COPY TO STDOUT parsed by Arrow.
+"""
 
 import io
-from collections.abc import Mapping
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
@@ -42,6 +51,7 @@ class Column:
     name: str
     arrow_type: pa.DataType
     has_default: bool
+    sql_type: str  # format_type(): the exact type, for casts from the stage
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,8 @@ def table_columns(conn: psycopg.Connection, table: TableName) -> list[Column]:
     rows = conn.execute(load_sql("pg/table_columns.sql"), {"schema": table.schema, "table": table.name}).fetchall()
     if not rows:
         raise LookupError(f"table {table} does not exist; run the warehouse migrations")
-    return [Column(name, _arrow_type(kind, precision, scale), bool(default)) for name, kind, precision, scale, default in rows]
+    return [Column(name, _arrow_type(kind, precision, scale), bool(default), sql_type)
+            for name, kind, precision, scale, default, sql_type in rows]
 
 
 def primary_key(conn: psycopg.Connection, table: TableName) -> list[str]:
@@ -85,17 +96,66 @@ def lock_partition(conn: psycopg.Connection, table: TableName, partition: date) 
     conn.execute(load_sql("pg/lock_partition.sql"), {"lock_name": f"{table}:{partition.isoformat()}"})
 
 
-def _stage(conn: psycopg.Connection, table: TableName, rows: pa.Table, partition_column: str,
-           partition: date) -> sql.Identifier:
-    """COPY `rows` into a transaction-scoped temporary copy of `table`; returns its name."""
-    stage = sql.Identifier(f"stage_{table.schema}_{table.name}")
-    conn.execute(_q("create_stage", stage=stage, target=table.ident))
-    copy_rows(conn, stage, rows)
-    foreign = conn.execute(_q("count_foreign_rows", stage=stage, partition_column=sql.Identifier(partition_column)),
-                           {"partition": partition}).fetchone()
-    if foreign and foreign[0]:
-        raise ValueError(f"{foreign[0]} rows for {table} carry a {partition_column} other than {partition}")
-    return stage
+@dataclass(frozen=True)
+class Stage:
+    """An unlogged table in `staging` holding the rows of one load of `target`."""
+
+    target: TableName
+    name: str
+    rows: int = 0
+
+    @property
+    def ident(self) -> sql.Identifier:
+        return sql.Identifier("staging", self.name)
+
+
+STALE_STAGE_SECONDS = 6 * 3600
+
+
+def _stage_prefix(table: TableName) -> str:
+    return f"{table.schema}__{table.name}__"
+
+
+@contextmanager
+def staged(connect: Callable[[], psycopg.Connection], ingest: Callable[[str, pa.Table], None],
+           table: TableName, rows: pa.Table, partition_column: str, partition: date) -> Iterator[Stage]:
+    """Bulk-load `rows` into a new stage of `table`; the stage is dropped afterwards whatever happens
+    (the merge normally drops it inside its own transaction)."""
+    values = rows.column(partition_column)
+    if values.null_count or (rows.num_rows and not pc.all(pc.equal(values, pa.scalar(partition, values.type))).as_py()):
+        raise ValueError(f"rows for {table} carry a {partition_column} other than {partition}")
+    stage = Stage(table, f"{_stage_prefix(table)}{int(time.time())}_{uuid.uuid4().hex[:8]}", rows.num_rows)
+    with connect() as conn:
+        conn.execute(_q("create_stage", stage=stage.ident, target=table.ident, columns=_idents(rows.column_names)))
+        for column in table_columns(conn, table):
+            if column.name in rows.column_names and column.sql_type in ("json", "jsonb"):
+                conn.execute(_q("stage_json_as_text", stage=stage.ident, column=sql.Identifier(column.name)))
+    try:
+        ingest(stage.name, rows)
+        yield stage
+    finally:
+        with connect() as conn:
+            conn.execute(_q("drop_stage", stage=stage.ident))
+
+
+def drop_stale_stages(conn: psycopg.Connection, table: TableName) -> list[str]:
+    """Drop stages of `table` left by loads killed before they could (names carry their creation time);
+    younger stages may belong to loads still running."""
+    prefix = _stage_prefix(table)
+    stale = []
+    for (name,) in conn.execute(load_sql("pg/stale_stages.sql"), {"prefix": prefix}).fetchall():
+        created = name[len(prefix):].split("_")[0]
+        if created.isdigit() and time.time() - int(created) > STALE_STAGE_SECONDS:
+            conn.execute(_q("drop_stage", stage=sql.Identifier("staging", name)))
+            stale.append(name)
+    return stale
+
+
+def _typed(columns: list[Column], names: list[str]) -> sql.Composed:
+    types = {c.name: c.sql_type for c in columns}
+    return sql.SQL(", ").join(
+        sql.SQL("CAST(s.{} AS {})").format(sql.Identifier(n), sql.SQL(types[n])) for n in names  # type from the catalog
+    )
 
 
 def copy_rows(conn: psycopg.Connection, table: sql.Composable, rows: pa.Table) -> None:
@@ -109,20 +169,27 @@ def copy_rows(conn: psycopg.Connection, table: sql.Composable, rows: pa.Table) -
             copy.write(buffer.getbuffer())
 
 
-def merge_partition(conn: psycopg.Connection, table: TableName, partition_column: str, partition: date,
-                    rows: pa.Table) -> MergeStats:
-    """Make `table`'s partition equal `rows`: upsert by primary key (unchanged rows untouched), delete the rest."""
+def merge_partition(conn: psycopg.Connection, stage: Stage, partition_column: str, partition: date,
+                    given: list[str]) -> MergeStats:
+    """Make the target's partition equal the stage's `given` columns: upsert by primary key (unchanged rows
+    untouched), delete the partition's other rows, drop the stage."""
+    table = stage.target
     key = primary_key(conn, table)
     if not key or partition_column not in key:
         raise ValueError(f"{table} needs a primary key that includes {partition_column}")
     columns = table_columns(conn, table)
-    given = list(rows.column_names)
     unknown = set(given) - {c.name for c in columns}
     if unknown:
         raise ValueError(f"{table} has no columns {sorted(unknown)}")
     compared = [c for c in given if c not in key]
     audit = [c.name for c in columns if c.name not in given and c.has_default]  # loaded_at and the like
-    stage = _stage(conn, table, rows, partition_column, partition)
+    if not conn.execute(_q("partition_has_rows", target=table.ident, partition_column=sql.Identifier(partition_column)),
+                        {"partition": partition}).fetchone()[0]:  # type: ignore[index]
+        # A first load: nothing to conflict with or delete, a plain INSERT does.
+        inserted = conn.execute(_q("insert_from_stage", target=table.ident, stage=stage.ident, columns=_idents(given),
+                                   typed_columns=_typed(columns, given))).rowcount
+        conn.execute(_q("drop_stage", stage=stage.ident))
+        return MergeStats(inserted=max(inserted, 0), updated=0, unchanged=0, deleted=0)
     assignments = [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in compared]
     assignments += [sql.SQL("{c} = DEFAULT").format(c=sql.Identifier(c)) for c in audit]
     if not assignments:
@@ -130,8 +197,9 @@ def merge_partition(conn: psycopg.Connection, table: TableName, partition_column
     merged = conn.execute(_q(
         "merge_partition",
         target=table.ident,
-        stage=stage,
+        stage=stage.ident,
         columns=_idents(given),
+        typed_columns=_typed(columns, given),
         key_columns=_idents(key),
         assignments=sql.SQL(", ").join(assignments),
         target_values=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in compared) if compared else sql.SQL("NULL"),
@@ -141,22 +209,25 @@ def merge_partition(conn: psycopg.Connection, table: TableName, partition_column
     deleted = conn.execute(_q(
         "delete_missing",
         target=table.ident,
-        stage=stage,
+        stage=stage.ident,
         partition_column=sql.Identifier(partition_column),
         key_match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in key),
     ), {"partition": partition}).rowcount
-    return MergeStats(inserted=inserted, updated=updated, unchanged=rows.num_rows - inserted - updated,
+    conn.execute(_q("drop_stage", stage=stage.ident))
+    return MergeStats(inserted=inserted, updated=updated, unchanged=stage.rows - inserted - updated,
                       deleted=max(deleted, 0))
 
 
-def replace_partition(conn: psycopg.Connection, table: TableName, partition_column: str, partition: date,
-                      rows: pa.Table) -> int:
-    """Delete `table`'s partition and insert `rows` instead; returns the rows written."""
-    stage = _stage(conn, table, rows, partition_column, partition)
+def replace_partition(conn: psycopg.Connection, stage: Stage, partition_column: str, partition: date,
+                      given: list[str]) -> int:
+    """Delete the target's partition and insert the stage's rows instead, drop the stage; returns the rows."""
+    table = stage.target
     conn.execute(_q("delete_partition", target=table.ident, partition_column=sql.Identifier(partition_column)),
                  {"partition": partition})
-    conn.execute(_q("insert_from_stage", target=table.ident, stage=stage, columns=_idents(rows.column_names)))
-    return rows.num_rows
+    written = conn.execute(_q("insert_from_stage", target=table.ident, stage=stage.ident, columns=_idents(given),
+                              typed_columns=_typed(table_columns(conn, table), given))).rowcount
+    conn.execute(_q("drop_stage", stage=stage.ident))
+    return max(written, 0)
 
 
 def read_partition(conn: psycopg.Connection, table: TableName, partition_column: str, partition: date,
@@ -194,13 +265,33 @@ def read_partition(conn: psycopg.Connection, table: TableName, partition_column:
     ).select(schema.names)
 
 
-def write_partition(conn: psycopg.Connection, table: TableName, partition_column: str, partition: date,
-                    rows: pa.Table, side_tables: Mapping[str, pa.Table]) -> tuple[MergeStats, dict[str, int]]:
-    """Merge `rows` into `table` and replace each side table's partition, all under one partition lock."""
-    lock_partition(conn, table, partition)
-    stats = merge_partition(conn, table, partition_column, partition, rows)
-    side_written = {
-        name: replace_partition(conn, TableName.parse(name), partition_column, partition, side_rows)
-        for name, side_rows in side_tables.items()
-    }
+def write_partition(connect: Callable[[], psycopg.Connection], ingest: Callable[[str, pa.Table], None],
+                    table: TableName, partition_column: str, partition: date, rows: pa.Table,
+                    side_tables: Mapping[str, pa.Table]) -> tuple[MergeStats, dict[str, int]]:
+    """Stage `rows` and each side table's rows, then in one transaction, under the partition's lock, merge
+    `rows` into `table` and replace each side table's partition. A failure leaves every table as it was."""
+    sides = {TableName.parse(name): side for name, side in side_tables.items()}
+    with staged(connect, ingest, table, rows, partition_column, partition) as main_stage, \
+            _staged_all(connect, ingest, sides, partition_column, partition) as side_stages:
+        with connect() as conn:
+            lock_partition(conn, table, partition)
+            drop_stale_stages(conn, table)
+            stats = merge_partition(conn, main_stage, partition_column, partition, list(rows.column_names))
+            side_written = {
+                str(stage.target): replace_partition(conn, stage, partition_column, partition,
+                                                     list(sides[stage.target].column_names))
+                for stage in side_stages
+            }
     return stats, side_written
+
+
+@contextmanager
+def _staged_all(connect: Callable[[], psycopg.Connection], ingest: Callable[[str, pa.Table], None],
+                tables: Mapping[TableName, pa.Table], partition_column: str, partition: date) -> Iterator[list[Stage]]:
+    if not tables:
+        yield []
+        return
+    (first, rows), *rest = tables.items()
+    with staged(connect, ingest, first, rows, partition_column, partition) as stage, \
+            _staged_all(connect, ingest, dict(rest), partition_column, partition) as others:
+        yield [stage, *others]

@@ -27,8 +27,9 @@ def pg_table_metadata(table: str, partition_column: str) -> dict[str, str]:
 
 
 class PostgresTableIOManager(ConfigurableIOManager):
-    """Each partition is one transaction: COPY to a staging table, upsert by primary key (unchanged rows
-    untouched), delete rows gone from the partition, replace side tables; a failure changes nothing."""
+    """Each partition: binary COPY into a staging table, then one transaction that upserts by primary key
+    (unchanged rows untouched), deletes rows gone from the partition and replaces side tables; a failure
+    changes nothing."""
 
     postgres: ResourceDependency[PostgresResource]
 
@@ -38,7 +39,8 @@ class PostgresTableIOManager(ConfigurableIOManager):
         partition = date.fromisoformat(context.asset_partition_key)
         with self.postgres.connect() as conn:
             migrate(conn)
-            stats, side = write_partition(conn, table, partition_column, partition, write.rows, write.side_tables)
+        stats, side = write_partition(self.postgres.connect, self.postgres.ingest, table, partition_column,
+                                      partition, write.rows, write.side_tables)
         context.add_output_metadata({
             "table": str(table),
             "rows_in_partition": write.rows.num_rows,

@@ -3,7 +3,9 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import adbc_driver_postgresql.dbapi
 import psycopg
+import pyarrow as pa
 from dagster import ConfigurableResource
 from pydantic import Field
 
@@ -24,3 +26,9 @@ class PostgresResource(ConfigurableResource):
             connect_timeout=self.connect_timeout_seconds,
         ) as conn:
             yield conn
+
+    def ingest(self, table: str, rows: pa.Table, schema: str = "staging") -> None:
+        """Append `rows` to an existing `schema.table` by binary COPY straight from Arrow (ADBC), committed."""
+        with adbc_driver_postgresql.dbapi.connect(self.dsn) as conn, conn.cursor() as cur:
+            cur.adbc_ingest(table, rows, mode="append", db_schema_name=schema)
+            conn.commit()

@@ -1,1 +1,1 @@
-INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage}
+INSERT INTO {target} ({columns}) SELECT {typed_columns} FROM {stage} AS s

@@ -1,7 +1,7 @@
 -- Upsert the staged partition; rows whose values did not change are not rewritten.
 WITH written AS (
     INSERT INTO {target} AS t ({columns})
-    SELECT {columns} FROM {stage}
+    SELECT {typed_columns} FROM {stage} AS s
     ON CONFLICT ({key_columns}) DO UPDATE
     SET {assignments}
     WHERE ({target_values}) IS DISTINCT FROM ({excluded_values})

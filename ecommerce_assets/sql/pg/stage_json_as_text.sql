@@ -1,0 +1,1 @@
+ALTER TABLE {stage} ALTER COLUMN {column} TYPE text
