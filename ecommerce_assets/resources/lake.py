@@ -31,7 +31,7 @@ class S3LakeResource(ConfigurableResource):
         return self.endpoint_url or os.environ.get("ECOM_S3_ENDPOINT_URL") or None
 
     def region_name(self) -> str:
-        return self.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+        return self.region or os.environ.get("AWS_REGION") or DEFAULT_REGION
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket_name()}/{key}"

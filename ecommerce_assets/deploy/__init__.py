@@ -1,0 +1,1 @@
+"""One-shot initialisation steps of a deployment (docker compose runs them; tests run them too)."""

@@ -1,0 +1,74 @@
+"""`ecommerce-deploy`: the one-shot steps of `docker compose up`, configured from the environment."""
+
+import argparse
+import os
+
+from ecommerce_assets.deploy.metabase import MetabaseAdmin, WarehouseConnection, init_metabase
+from ecommerce_assets.deploy.warehouse import Login, WarehousePlan, init_warehouse
+from ecommerce_assets.local.services import ensure_bucket
+from ecommerce_assets.resources.lake import S3LakeResource
+
+# What each step reads from the environment (compose must provide the required ones; tests check it).
+REQUIRED_ENV: dict[str, tuple[str, ...]] = {
+    "init-warehouse": ("ECOM_PG_ADMIN_DSN", "ECOM_PG_PIPELINE_PASSWORD", "ECOM_PG_BI_PASSWORD",
+                       "DAGSTER_PG_PASSWORD", "AIRFLOW_DB_PASSWORD", "METABASE_DB_PASSWORD"),
+    "init-lake": (),
+    "init-metabase": ("METABASE_URL", "METABASE_ADMIN_EMAIL", "METABASE_ADMIN_PASSWORD", "ECOM_PG_BI_PASSWORD"),
+}
+OPTIONAL_ENV: dict[str, tuple[str, ...]] = {
+    "init-warehouse": ("ECOM_PG_DATABASE", "ECOM_PG_PIPELINE_USER", "ECOM_PG_BI_USER"),
+    "init-lake": ("ECOM_S3_BUCKET", "ECOM_S3_ENDPOINT_URL", "AWS_REGION"),
+    "init-metabase": ("ECOM_PG_HOST", "ECOM_PG_PORT", "ECOM_PG_DATABASE", "ECOM_PG_BI_USER"),
+}
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise SystemExit(f"{name} is not set (see .env.example)")
+    return value
+
+
+def _bi_login() -> Login:
+    return Login(os.environ.get("ECOM_PG_BI_USER", "ecommerce_bi"), _env("ECOM_PG_BI_PASSWORD"))
+
+
+def warehouse_plan() -> WarehousePlan:
+    return WarehousePlan(
+        database=os.environ.get("ECOM_PG_DATABASE", "warehouse"),
+        pipeline=Login(os.environ.get("ECOM_PG_PIPELINE_USER", "ecommerce_pipeline"), _env("ECOM_PG_PIPELINE_PASSWORD")),
+        bi=_bi_login(),
+        service_databases={
+            "dagster": Login("dagster", _env("DAGSTER_PG_PASSWORD")),
+            "airflow": Login("airflow", _env("AIRFLOW_DB_PASSWORD")),
+            "metabase": Login("metabase", _env("METABASE_DB_PASSWORD")),
+        },
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ecommerce-deploy", description=__doc__)
+    parser.add_argument("step", choices=sorted(REQUIRED_ENV))
+    args = parser.parse_args(argv)
+    if args.step == "init-warehouse":
+        applied = init_warehouse(_env("ECOM_PG_ADMIN_DSN"), warehouse_plan())
+        print(f"warehouse ready; migrations applied: {', '.join(applied) or 'none (up to date)'}")
+    elif args.step == "init-lake":
+        lake = S3LakeResource()
+        ensure_bucket(lake)
+        print(f"bucket {lake.bucket_name()} ready")
+    else:
+        bi = _bi_login()
+        dashboard = init_metabase(
+            _env("METABASE_URL"),
+            MetabaseAdmin(_env("METABASE_ADMIN_EMAIL"), _env("METABASE_ADMIN_PASSWORD")),
+            WarehouseConnection(host=os.environ.get("ECOM_PG_HOST", "postgres_dwh"),
+                                port=int(os.environ.get("ECOM_PG_PORT", "5432")),
+                                database=os.environ.get("ECOM_PG_DATABASE", "warehouse"),
+                                user=bi.name, password=bi.password),
+        )
+        print(f"Metabase ready: dashboard {dashboard}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The compose stack and the Dockerfiles, validated without a Docker engine."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from dockerfile_parse import DockerfileParser
+
+from ecommerce_assets.deploy.cli import OPTIONAL_ENV, REQUIRED_ENV
+from ecommerce_assets_tests.conftest import REPO_ROOT
+
+COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN")
+
+
+def env_of(service: str) -> dict[str, str]:
+    return {k: str(v) for k, v in (SERVICES[service].get("environment") or {}).items()}
+
+
+def code_location_env_reads() -> set[str]:
+    """Every environment variable the code location reads (the code the Dagster services run)."""
+    names: set[str] = set()
+    package = REPO_ROOT / "ecommerce_assets"
+    for path in package.rglob("*.py"):
+        relative = path.relative_to(package).parts
+        if relative[0] in ("local", "deploy", "catalog_server") or path.name == "warehouse.py":
+            continue  # CLIs run elsewhere (checked separately) or only locally
+        text = path.read_text()
+        names |= set(re.findall(r'os\.environ(?:\.get)?[\[(]"([A-Z0-9_]+)"', text))
+        names |= set(re.findall(r'EnvVar\("([A-Z0-9_]+)"\)', text))
+    for match in re.findall(r"env:\s*([A-Z0-9_]+)", (REPO_ROOT / "dagster.yaml").read_text()):
+        names.add(match)
+    return names
+
+
+def test_compose_matches_the_compose_specification() -> None:
+    done = subprocess.run([str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema",
+                           "vendor.compose-spec", str(REPO_ROOT / "docker-compose.yml")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "airflow/Dockerfile"])
+def test_dockerfiles_parse_and_copy_files_that_exist(dockerfile: str) -> None:
+    parser = DockerfileParser(path=str(REPO_ROOT / dockerfile))
+    instructions = [i for i in parser.structure if i["instruction"] != "COMMENT"]
+    assert instructions and instructions[0]["instruction"] == "FROM"
+    context = (REPO_ROOT / dockerfile).parent
+    for instruction in instructions:
+        if instruction["instruction"] == "COPY" and "--from" not in instruction["value"]:
+            *sources, _ = instruction["value"].split()
+            for source in sources:
+                assert (context / source).exists(), f"{dockerfile}: COPY {source} does not exist"
+        if instruction["instruction"] in ("ENV", "ARG"):
+            assert not any(w in instruction["value"].upper() for w in SECRET_WORDS), instruction
+
+
+def test_project_image_is_slim_and_not_root() -> None:
+    parser = DockerfileParser(path=str(REPO_ROOT / "Dockerfile"))
+    assert parser.baseimage == "python:3.11-slim"
+    users = [i["value"] for i in parser.structure if i["instruction"] == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    assert "-c constraints.txt" in parser.content  # installed from the project's own pinned files
+
+
+def test_every_variable_the_code_reads_reaches_the_services_that_run_it() -> None:
+    reads = code_location_env_reads()
+    assert {"ECOM_PG_DSN", "ECOM_API_BASE_URL", "ECOM_S3_BUCKET", "DAGSTER_PG_URL"} <= reads
+    for service in ("dagster-code", "dagster-webserver", "dagster-daemon"):
+        missing = reads - set(env_of(service))
+        assert not missing, f"{service} lacks {sorted(missing)}"
+    steps = {"warehouse-init": "init-warehouse", "metabase-init": "init-metabase"}
+    for service, step in steps.items():
+        assert SERVICES[service]["command"] == ["ecommerce-deploy", step]
+        missing = set(REQUIRED_ENV[step]) - set(env_of(service))
+        assert not missing, f"{service} lacks {sorted(missing)}"
+        unknown = set(env_of(service)) - set(REQUIRED_ENV[step]) - set(OPTIONAL_ENV[step])
+        assert not unknown, f"{service} gets variables its step does not read: {sorted(unknown)}"
+
+
+def test_referenced_files_and_modules_exist() -> None:
+    for name, service in SERVICES.items():
+        build = service.get("build")
+        if build:
+            context = REPO_ROOT / build["context"]
+            assert (context / build.get("dockerfile", "Dockerfile")).exists(), name
+        for volume in service.get("volumes") or []:
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (REPO_ROOT / source).exists(), f"{name}: {source}"
+    assert "-m" in SERVICES["dagster-code"]["command"] and "ecommerce_assets" in SERVICES["dagster-code"]["command"]
+    workspace = yaml.safe_load((REPO_ROOT / "workspace.docker.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    assert server["host"] == "dagster-code" and str(server["port"]) in SERVICES["dagster-code"]["command"]
+    assert (REPO_ROOT / "deploy/minio/init.sh").exists() and (REPO_ROOT / "deploy/minio/pipeline-policy.json").exists()
+    for dag in ("raw_s3_api", "ecommerce_ods_pg", "dm_ecommerce_analytics"):
+        assert (REPO_ROOT / "airflow/dags" / f"{dag}.py").exists()
+
+
+def test_host_ports_do_not_collide() -> None:
+    ports = [p.split(":")[0] for s in SERVICES.values() for p in s.get("ports") or []]
+    assert len(ports) == len(set(ports)), ports
+    assert {"3000", "8080", "3030", "9000", "9001"} <= set(ports)
+
+
+def test_services_start_in_order_of_health() -> None:
+    for name, service in SERVICES.items():
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            expected = "service_healthy" if "healthcheck" in SERVICES[dependency] else "service_completed_successfully"
+            assert condition["condition"] == expected, f"{name} -> {dependency}"
+    long_running = [n for n, s in SERVICES.items() if not n.endswith("-init") and n != "dagster-daemon"]
+    assert all("healthcheck" in SERVICES[n] for n in long_running), long_running
+
+
+def test_env_example_lists_every_compose_variable() -> None:
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", (REPO_ROOT / "docker-compose.yml").read_text()))
+    listed = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", (REPO_ROOT / ".env.example").read_text(), re.M))
+    assert used - listed == set()
+
+
+def test_no_literal_secrets_in_compose() -> None:
+    for name, service in SERVICES.items():
+        for key, value in env_of(name).items():
+            if any(word in key for word in SECRET_WORDS) or key in ("AWS_ACCESS_KEY_ID",):
+                assert value.startswith("${") and value.endswith("}"), f"{name}.{key} is literal"
+            if "://" in value and "@" in value:  # a DSN: its password must be a reference
+                credentials = value.split("://", 1)[1].split("@", 1)[0]
+                assert ":" not in credentials or "${" in credentials.split(":", 1)[1], f"{name}.{key}"
+
+
+def test_minio_policy_is_least_privilege() -> None:
+    policy = json.loads((REPO_ROOT / "deploy/minio/pipeline-policy.json").read_text())
+    actions = {a for statement in policy["Statement"] for a in statement["Action"]}
+    resources = {r for statement in policy["Statement"] for r in statement["Resource"]}
+    assert all(statement["Effect"] == "Allow" for statement in policy["Statement"])
+    assert resources == {"arn:aws:s3:::ecommerce-lake", "arn:aws:s3:::ecommerce-lake/*"}
+    assert not any("*" in a for a in actions)
+    assert "s3:DeleteBucket" not in actions and not any(a.startswith("admin:") for a in actions)
+
+
+def test_airflow_connection_from_compose_points_at_the_webserver() -> None:
+    from ecommerce_assets_tests.test_airflow_adapter import airflow_bin
+
+    uri = env_of("airflow")["AIRFLOW_CONN_DAGSTER_DEFAULT"]
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from airflow.models.connection import Connection\n"
+        "from dagster_adapter.client import endpoint_from_connection\n"
+        "e = endpoint_from_connection(Connection(conn_id='dagster_default', uri=%r))\n"
+        "print(e.graphql_url, e.location, e.run_url('r1'))\n"
+    ) % (str(REPO_ROOT / "airflow/dags"), uri)
+    done = subprocess.run([str(airflow_bin().parent / "python"), "-c", code], capture_output=True, text=True,
+                          timeout=300, env={"PATH": "/usr/bin:/bin", "AIRFLOW_HOME": "/tmp/airflow-conn-check"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("\n")[-2] == "http://dagster-webserver:3000/graphql ecommerce_assets http://localhost:3000/runs/r1"
