@@ -140,9 +140,10 @@ def _resources() -> dict[str, Any]:
 
     from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
     from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
+    from ecommerce_assets.resources.quality import QualitySettings
 
     lake, postgres = S3LakeResource(), PostgresResource(dsn=os.environ["ECOM_PG_DSN"])
-    return {"catalog_api": CatalogApiResource(), "lake": lake, "postgres": postgres,
+    return {"catalog_api": CatalogApiResource(), "lake": lake, "postgres": postgres, "quality": QualitySettings(),
             "duckdb": DuckDBResource(database=":memory:"), "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
             "postgres_io_manager": PostgresTableIOManager(postgres=postgres)}
 

@@ -10,6 +10,7 @@ from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOMana
 from ecommerce_assets.jobs import ALL_JOBS
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
 from ecommerce_assets.resources.alerts import AlertWebhookResource
+from ecommerce_assets.resources.quality import QualitySettings
 from ecommerce_assets.schedules import raw_products_daily_schedule
 from ecommerce_assets.sensors import raw_snapshot_s3_sensor, run_failure_alert_sensor
 
@@ -27,6 +28,7 @@ def build_resources() -> dict[str, object]:
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
         "alert_webhook": AlertWebhookResource(),
         "freshness": FreshnessSettings(),
+        "quality": QualitySettings(),
     }
 
 

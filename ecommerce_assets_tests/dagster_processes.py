@@ -69,6 +69,7 @@ def dagster_stack(tmp_path: Path, pg_dsn: str, lake: S3LakeResource, api_url: st
         "ECOM_S3_BUCKET": lake.bucket_name(),
         "ECOM_API_BASE_URL": api_url,
         "ECOM_API_PAGE_SIZE": "40",
+        "ECOM_MAX_REJECTED_SHARE": "1",  # the awkward test catalogs reject a third of their records
     }
     log = tmp_path / "dagster.log"
     workspace = str(REPO_ROOT / "workspace.yaml")

@@ -12,12 +12,15 @@ from dagster_duckdb import DuckDBResource
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
+from ecommerce_assets.resources.quality import QualitySettings
 
 ALL_ASSETS: list[AssetsDefinition] = [raw_products_parquet, ods_fct_products, dm_fct_ecommerce]
 
 
 def make_resources(lake: S3LakeResource, pg_dsn: str, api_url: str, page_size: int = 40,
-                   **api: Any) -> dict[str, Any]:
+                   max_rejected_share: float = 1.0, **api: Any) -> dict[str, Any]:
+    """Resources on the test's services. The awkward test catalogs reject about a third of their records on
+    purpose, so the rejected-share gate is opened unless a test sets it (the gate's own tests do)."""
     postgres = PostgresResource(dsn=pg_dsn)
     return {
         "catalog_api": CatalogApiResource(base_url=api_url, page_size=page_size, backoff_factor=0.01, **api),
@@ -26,6 +29,7 @@ def make_resources(lake: S3LakeResource, pg_dsn: str, api_url: str, page_size: i
         "duckdb": DuckDBResource(database=":memory:"),
         "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
+        "quality": QualitySettings(max_rejected_share=max_rejected_share),
     }
 
 

@@ -36,7 +36,7 @@ def test_jobs_and_resources() -> None:
                     "dm_freshness_check_job"}
     assert set(defs.resources or {}) == {
         "catalog_api", "lake", "postgres", "duckdb", "s3_parquet_io_manager", "postgres_io_manager",
-        "alert_webhook", "freshness",
+        "alert_webhook", "freshness", "quality",
     }
 
 

@@ -1,19 +1,55 @@
 """dm_fct_ecommerce: the daily per-category mart for BI, in PostgreSQL."""
 
+from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    Config,
+    Failure,
+    MetadataValue,
+    Output,
+    asset,
+)
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
-from ecommerce_assets.io_managers.postgres_table import pg_table_metadata
 from ecommerce_assets.automation import follows_upstream
+from ecommerce_assets.io_managers.postgres_table import pg_table_metadata
 from ecommerce_assets.partitions import WAREHOUSE_POOL, daily_partitions
+from ecommerce_assets.resources.postgres import PostgresResource
+from ecommerce_assets.resources.quality import QualitySettings
+from ecommerce_assets.sql import load_sql
 from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart, mart_markdown
+from ecommerce_assets.transforms.quality import (
+    PartitionCounts,
+    reconciliation_problems,
+    rejected_share_problem,
+    shrink_problem,
+)
+
+ASSET = "dm_fct_ecommerce"
+
+
+class MartConfig(Config):
+    accept_rejected_share: bool = Field(default=False, description="build even though too many records were rejected")
+    confirm_shrink: bool = Field(default=False, description="build even though the catalog shrank sharply")
+
+
+def partition_counts(postgres: PostgresResource, partition: date) -> PartitionCounts:
+    with postgres.connect() as conn:
+        row = conn.execute(load_sql("pg/partition_counts.sql"), {"partition": partition}).fetchone()
+    accepted, rejected, previous, previous_date = row or (0, 0, 0, None)
+    return PartitionCounts(int(accepted), int(rejected), int(previous) if previous_date else None, previous_date)
 
 
 @asset(
-    name="dm_fct_ecommerce",
+    name=ASSET,
     group_name="dm",
     partitions_def=daily_partitions,
     io_manager_key="postgres_io_manager",
@@ -22,12 +58,41 @@ from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart, mar
     kinds={"duckdb", "postgres"},
     automation_condition=follows_upstream(),
     pool=WAREHOUSE_POOL,
+    check_specs=[AssetCheckSpec("dm_fct_ecommerce__reconciles_with_ods", asset=ASSET,
+                                description="Sum of product_count = accepted ODS rows; every ODS category once.")],
     description="Per category and day: product count, total stock, average price and rating.",
 )
 def dm_fct_ecommerce(
-    context: AssetExecutionContext, ods_fct_products: pa.Table, duckdb: DuckDBResource
-) -> Output[pa.Table]:
+    context: AssetExecutionContext, config: MartConfig, ods_fct_products: pa.Table, duckdb: DuckDBResource,
+    postgres: PostgresResource, quality: QualitySettings,
+) -> Iterator[Any]:
     """Per category and day: product count, total stock, average price and rating."""
+    partition = date.fromisoformat(context.partition_key)
+    counts = partition_counts(postgres, partition)
+    gates = [
+        (rejected_share_problem(counts, quality.rejected_share()), config.accept_rejected_share, "accept_rejected_share"),
+        (shrink_problem(counts, quality.catalog_shrink()), config.confirm_shrink, "confirm_shrink"),
+    ]
+    blocking = [(problem, flag) for problem, accepted, flag in gates if problem and not accepted]
+    for problem, accepted, flag in gates:
+        if problem and accepted:
+            context.log.warning(f"{problem}; building anyway ({flag}: true)")
+    if blocking:
+        raise Failure(
+            description="; ".join(p for p, _ in blocking) + f". The mart of {partition} keeps its previous rows. "
+            f"Once checked, rerun with config " + ", ".join(f"`{flag}: true`" for _, flag in blocking) + ".",
+            metadata={"accepted": counts.accepted, "rejected": counts.rejected},
+        )
     with duckdb.get_connection() as con:
-        mart = build_mart(con, ods_fct_products, date.fromisoformat(context.partition_key))
-    return Output(mart, metadata={"row_count": mart.num_rows, "mart": MetadataValue.md(mart_markdown(mart))})
+        mart = build_mart(con, ods_fct_products, partition)
+    problems = reconciliation_problems(
+        zip(mart.column("category").to_pylist(), mart.column("product_count").to_pylist()),
+        ods_fct_products.column("category").to_pylist(),
+    )
+    if problems:
+        raise Failure(description=f"the mart does not reconcile with the ODS: {'; '.join(problems)}. "
+                                  f"The previous rows of {partition} are kept.")
+    yield Output(mart, metadata={"row_count": mart.num_rows, "mart": MetadataValue.md(mart_markdown(mart))})
+    yield AssetCheckResult(check_name="dm_fct_ecommerce__reconciles_with_ods", passed=True,
+                           metadata={"product_count_sum": sum(mart.column("product_count").to_pylist()),
+                                     "ods_rows": ods_fct_products.num_rows, "categories": mart.num_rows})

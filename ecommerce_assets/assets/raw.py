@@ -1,18 +1,36 @@
 """raw_products_parquet: the catalog as received from the API, one Parquet snapshot per day in S3."""
 
 import time
-from contextlib import closing
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, Config, DagsterLogManager, MetadataValue, Output, asset
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    Config,
+    DagsterLogManager,
+    MetadataValue,
+    Output,
+    asset,
+)
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from ecommerce_assets.io_managers.s3_parquet import BatchStream, LakeLocation, ReuseStored, stored_object_exists
+from ecommerce_assets.io_managers.s3_parquet import (
+    BatchStream,
+    LakeLocation,
+    ReuseStored,
+    stored_footer,
+    stored_object_exists,
+)
 from ecommerce_assets.partitions import daily_partitions
 from ecommerce_assets.resources.catalog_api import CatalogApiResource, CatalogClient
 from ecommerce_assets.resources.lake import S3LakeResource
@@ -38,6 +56,10 @@ class FetchStats:
     total: int | None = None
     body_bytes: int = 0
     started: float = field(default_factory=time.monotonic)
+    ids: list[pa.Array] = field(default_factory=list)
+
+    def footer(self) -> dict[str, str]:
+        return {"api_total": str(self.total if self.total is not None else 0)}
 
     def summary(self) -> dict[str, Any]:
         seconds = time.monotonic() - self.started
@@ -58,8 +80,10 @@ def snapshot_batches(client: CatalogClient, duckdb: DuckDBResource, stats: Fetch
     last_log = time.monotonic()
     with duckdb.get_connection() as con, closing(client):
         for page in client.iter_pages(parse=DuckDBPageParser(con)):
-            yield page_batch(page.records, first_index=stats.records, skip=page.skip,
-                             fetched_at=page.fetched_at, source_url=page.url)
+            batch = page_batch(page.records, first_index=stats.records, skip=page.skip,
+                               fetched_at=page.fetched_at, source_url=page.url)
+            stats.ids.append(batch.column("product_id"))
+            yield batch
             stats.records += page.count
             stats.pages += 1
             stats.total = page.total
@@ -71,6 +95,25 @@ def snapshot_batches(client: CatalogClient, duckdb: DuckDBResource, stats: Fetch
                 last_log = now
 
 
+CHECKS = [
+    AssetCheckSpec("raw_products_parquet__count_matches_total", asset="raw_products_parquet", blocking=True,
+                   description="The snapshot holds exactly as many records as the API's `total`."),
+    AssetCheckSpec("raw_products_parquet__unique_ids", asset="raw_products_parquet",
+                   description="No product id appears twice (duplicates are resolved later-wins in the ODS; warning)."),
+]
+
+
+def _checks(records: int, api_total: int, ids: pa.ChunkedArray) -> Iterator[AssetCheckResult]:
+    yield AssetCheckResult(check_name="raw_products_parquet__count_matches_total", passed=records == api_total,
+                           severity=AssetCheckSeverity.ERROR, metadata={"records": records, "api_total": api_total})
+    counts = pc.value_counts(ids.drop_null())
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    yield AssetCheckResult(check_name="raw_products_parquet__unique_ids", passed=len(repeated) == 0,
+                           severity=AssetCheckSeverity.WARN,
+                           metadata={"duplicated_ids": len(repeated),
+                                     "examples": MetadataValue.json(repeated.field("values").to_pylist()[:20])})
+
+
 @asset(
     name="raw_products_parquet",
     group_name="raw",
@@ -78,6 +121,7 @@ def snapshot_batches(client: CatalogClient, duckdb: DuckDBResource, stats: Fetch
     io_manager_key="s3_parquet_io_manager",
     metadata=RAW_PRODUCTS_LOCATION.as_metadata(),
     kinds={"s3", "parquet"},
+    check_specs=CHECKS,
     description="The day's product catalog exactly as the API returned it: one row per record, JSON kept whole.",
 )
 def raw_products_parquet(
@@ -86,14 +130,18 @@ def raw_products_parquet(
     catalog_api: CatalogApiResource,
     lake: S3LakeResource,
     duckdb: DuckDBResource,
-) -> Output[Any]:
+) -> Iterator[Any]:
     """The day's product catalog exactly as the API returned it: one row per record, JSON kept whole."""
     partition = date.fromisoformat(context.partition_key)
     key = RAW_PRODUCTS_LOCATION.key(context.partition_key)
     if not config.refetch and stored_object_exists(lake, key):
         reason = f"{lake.uri(key)} is already stored and the API has no history; rerun with `refetch: true` to replace it"
         context.log.info(f"reusing the stored snapshot: {reason}")
-        return Output(ReuseStored(reason=reason))
+        yield Output(ReuseStored(reason=reason))
+        records, footer = stored_footer(lake, key)
+        ids = pq.read_table(f"{lake.bucket_name()}/{key}", columns=["product_id"], filesystem=lake.filesystem())
+        yield from _checks(records, int(footer.get("api_total", records)), ids.column("product_id"))
+        return
     problem = late_fetch_problem(partition, datetime.now(timezone.utc).date(), config.max_fetch_lag_days)
     if problem and not config.allow_late_fetch:
         raise ValueError(problem)
@@ -101,5 +149,7 @@ def raw_products_parquet(
     context.log.info(f"fetching {client.settings.base_url}/products, {client.settings.page_size} per page")
     stats = FetchStats()
     stream = BatchStream(schema=RAW_SCHEMA, batches=snapshot_batches(client, duckdb, stats, context.log),
-                         summary=stats.summary)
-    return Output(stream, metadata={"source": MetadataValue.url(client.settings.base_url)})
+                         summary=stats.summary, footer=stats.footer)
+    yield Output(stream, metadata={"source": MetadataValue.url(client.settings.base_url)})
+    # The IO manager has consumed the stream (and stored the object) when the generator resumes here.
+    yield from _checks(stats.records, stats.total or 0, pa.chunked_array(stats.ids, pa.int64()))

@@ -48,6 +48,8 @@ class BatchStream:
     schema: pa.Schema
     batches: Iterable[pa.RecordBatch]
     summary: Callable[[], Mapping[str, Any]] = field(default=lambda: {})
+    # key-value metadata stored in the Parquet footer once every batch is written (e.g. the API's total)
+    footer: Callable[[], Mapping[str, str]] = field(default=lambda: {})
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
                 for batch in stream.batches:
                     writer.write_batch(batch, row_group_size=self.row_group_rows)
                     rows += batch.num_rows
+                writer.add_key_value_metadata(dict(stream.footer()))
             size = os.path.getsize(spool)
             self.lake.client().upload_file(
                 spool, self.lake.bucket_name(), key, ExtraArgs={"ContentType": PARQUET_CONTENT_TYPE}
@@ -128,6 +131,13 @@ def local_copy(lake: S3LakeResource, key: str) -> pads.Dataset:
         raise
     weakref.finalize(dataset, os.unlink, path)
     return dataset
+
+
+def stored_footer(lake: S3LakeResource, key: str) -> tuple[int, dict[str, str]]:
+    """Row count and key-value metadata of a stored Parquet object, from its footer alone."""
+    metadata = pq.ParquetFile(f"{lake.bucket_name()}/{key}", filesystem=lake.filesystem()).metadata
+    pairs = {k.decode(): v.decode() for k, v in (metadata.metadata or {}).items() if not k.startswith(b"ARROW:")}
+    return metadata.num_rows, pairs
 
 
 def stored_object_exists(lake: S3LakeResource, key: str) -> bool:

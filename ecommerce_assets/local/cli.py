@@ -58,6 +58,10 @@ def local_environment(state_dir: Path, offline: bool, products: int, awkward: bo
             env.setdefault("AWS_SECRET_ACCESS_KEY", os.environ.get("AWS_SECRET_ACCESS_KEY", "local"))
             print(f"embedded S3 server (moto) at {env['ECOM_S3_ENDPOINT_URL']}, in memory")
         if offline:
+            if awkward and not os.environ.get("ECOM_MAX_REJECTED_SHARE"):
+                # a third of the awkward demo catalog is rejected on purpose; let its mart through
+                env["ECOM_MAX_REJECTED_SHARE"] = "0.5"
+                print("awkward demo catalog: about a third of its records are rejected; rejected-share gate at 50%")
             server = stack.enter_context(CatalogServer(GeneratedCatalog(size=products, awkward=awkward)))
             env["ECOM_API_BASE_URL"] = server.url
             print(f"bundled catalog server at {server.url} ({products} products)")
