@@ -146,10 +146,11 @@ def raw_products_parquet(
     if problem and not config.allow_late_fetch:
         raise ValueError(problem)
     client = catalog_api.client()
-    context.log.info(f"fetching {client.settings.base_url}/products, {client.settings.page_size} per page")
+    api = client.public_url(client.settings.base_url)
+    context.log.info(f"fetching {api}/products, {client.settings.page_size} per page")
     stats = FetchStats()
     stream = BatchStream(schema=RAW_SCHEMA, batches=snapshot_batches(client, duckdb, stats, context.log),
                          summary=stats.summary, footer=stats.footer)
-    yield Output(stream, metadata={"source": MetadataValue.url(client.settings.base_url)})
+    yield Output(stream, metadata={"source": MetadataValue.url(api)})
     # The IO manager has consumed the stream (and stored the object) when the generator resumes here.
     yield from _checks(stats.records, stats.total or 0, pa.chunked_array(stats.ids, pa.int64()))

@@ -16,6 +16,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from ecommerce_assets.redaction import redact_text, redact_url
+
 DEFAULT_BASE_URL = "https://dummyjson.com"
 DEFAULT_PAGE_SIZE = 100
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -134,8 +136,19 @@ class CatalogClient:
     def products_url(self, skip: int, limit: int) -> str:
         return f"{self.settings.base_url.rstrip('/')}/products?{urlencode({'limit': limit, 'skip': skip})}"
 
+    def public_url(self, url: str) -> str:
+        """`url` as it may be logged or stored: credentials masked."""
+        return redact_url(url)
+
     def _get_page(self, url: str, parse: PageParser) -> tuple[ParsedPage, int, float]:
         """GET `url` and parse it; a body that is cut short or not JSON is asked for again."""
+        try:
+            return self._get_page_once(url, parse)
+        except CatalogFetchError as exc:
+            # Messages name the URL; a base URL with credentials must not leak through them.
+            raise CatalogFetchError(redact_text(str(exc))) from None
+
+    def _get_page_once(self, url: str, parse: PageParser) -> tuple[ParsedPage, int, float]:
         attempts = self.settings.max_retries + 1
         last_problem = ""
         for attempt in range(attempts):
@@ -212,7 +225,7 @@ class CatalogClient:
                     f"the API returned no records at skip={skip} although total={total}: "
                     f"{total - skip} records are missing; not storing a torn snapshot"
                 )
-            yield Page(skip=skip, url=url, total=total, count=parsed.count, records=parsed.records, fetched_at=fetched_at,
+            yield Page(skip=skip, url=self.public_url(url), total=total, count=parsed.count, records=parsed.records, fetched_at=fetched_at,
                        elapsed_seconds=time.monotonic() - started, body_bytes=size, server_seconds=server_seconds)
             skip += parsed.count
         if skip != total:

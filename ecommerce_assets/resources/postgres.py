@@ -9,6 +9,8 @@ import pyarrow as pa
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from ecommerce_assets.redaction import redact_text, redact_url
+
 
 class PostgresResource(ConfigurableResource):
     """The warehouse; wire `dsn` with `EnvVar("ECOM_PG_DSN")` so the secret never sits in code or config."""
@@ -20,11 +22,13 @@ class PostgresResource(ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
         """A connection whose `with` block is one transaction: committed on success, rolled back on error."""
-        with psycopg.connect(
-            self.dsn,
-            application_name=self.application_name,
-            connect_timeout=self.connect_timeout_seconds,
-        ) as conn:
+        try:
+            conn = psycopg.connect(self.dsn, application_name=self.application_name,
+                                   connect_timeout=self.connect_timeout_seconds)
+        except psycopg.OperationalError as exc:
+            # libpq's message can quote the connection string; the password must not reach the logs.
+            raise psycopg.OperationalError(redact_text(str(exc).replace(self.dsn, redact_url(self.dsn)))) from None
+        with conn:
             yield conn
 
     def ingest(self, table: str, rows: pa.Table, schema: str = "staging") -> None:
