@@ -90,7 +90,8 @@ def _worker(mode: str, env: dict[str, str], **args: Any) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out: Path) -> dict[str, Any]:
+def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out: Path,
+                with_loaders: bool = True) -> dict[str, Any]:
     import psycopg
     from psycopg import sql
 
@@ -116,7 +117,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
                         run = _worker("pipeline", env, size=size)
                         run |= _worker("stages", env, size=size)
                         runs.append(run)
-                        if rep == 0:
+                        if rep == 0 and with_loaders:
                             print("   loaders", file=sys.stderr, flush=True)
                             results["loaders"][str(size)] = _worker("loaders", env, size=size, reps=reps,
                                                                     with_dlt=with_dlt)
@@ -400,6 +401,8 @@ def report(results: dict[str, Any]) -> list[str]:
     row("peak RSS, materialization (MiB)", [f"{stages[s]['e2e_peak_rss_mib']:,.0f}" for s in sizes])
     lines.append("")
     loaders = results["loaders"]
+    if not loaders:
+        return lines
     for method in ("ours", "naive", "dlt", "copy"):
         for phase in ("first", "reload"):
             values = []
@@ -429,6 +432,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--page-size", type=int, default=PAGE_SIZE)
     parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument("--no-loaders", action="store_true", help="stages and materialization only")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
@@ -437,7 +441,8 @@ def main() -> None:
         worker = {"pipeline": worker_pipeline, "stages": worker_stages, "loaders": worker_loaders}[args.worker]
         print(json.dumps(worker(**json.loads(args.args))))
         return
-    results = orchestrate([int(s) for s in args.sizes.split(",")], args.reps, args.page_size, not args.no_dlt, args.out)
+    results = orchestrate([int(s) for s in args.sizes.split(",")], args.reps, args.page_size, not args.no_dlt, args.out,
+                          with_loaders=not args.no_loaders)
     print("\n".join(report(results)))
     print(f"\nJSON: {args.out}")
 

@@ -151,3 +151,15 @@ def test_metadata_in_the_ui(lake: S3LakeResource, pg_dsn: str, server: CatalogSe
     assert meta["duration_seconds"] > 0
     assert meta["reused"] is False
     assert fetch_all(server.url)[0]["id"] == 1
+
+
+def test_a_repeated_page_fails_clearly(lake: S3LakeResource, pg_dsn: str, server: CatalogServer) -> None:
+    class RepeatingCatalog(GeneratedCatalog):
+        def page(self, skip: int, limit: int) -> list[dict[str, object]]:
+            return super().page(40 if skip == 80 else skip, limit)  # the third page repeats the second
+
+    server.state.catalog = RepeatingCatalog(size=200, seed=3)
+    result = raw_only(lake, pg_dsn, server)
+    assert not result.success
+    assert "the page at skip=80 repeats the previous page's records (ids 41..80)" in failure_message(result)
+    assert stored(lake) == []

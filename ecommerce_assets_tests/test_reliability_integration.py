@@ -15,6 +15,8 @@ from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan, Gen
 from ecommerce_assets.local.services import free_port
 from ecommerce_assets.resources import PostgresResource
 from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets.warehouse import migrate
+from ecommerce_assets_tests.conftest import REPO_ROOT
 from ecommerce_assets_tests.helpers import expected_mart, expected_ods, fetch_all, make_resources, query, run_partition
 
 pytestmark = pytest.mark.integration
@@ -192,3 +194,44 @@ def test_no_secret_in_messages_or_metadata(lake: S3LakeResource, pg_dsn: str) ->
     with pytest.raises(psycopg.OperationalError) as caught, wrong.connect():
         pass
     assert "hunter2" not in str(caught.value)
+
+
+def test_process_killed_mid_run_then_rerun_converges(lake: S3LakeResource, pg_dsn: str, tmp_path: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with CatalogServer(GeneratedCatalog(size=120, seed=5)) as server:
+        resources = make_resources(lake, pg_dsn, server.url)
+        run_partition(resources, PARTITION, assets=[raw_products_parquet])
+        with psycopg.connect(pg_dsn) as conn:
+            migrate(conn)  # the tables exist before the first load, as in any deployment
+        script = tmp_path / "run.py"
+        script.write_text(
+            "import sys\n"
+            "from ecommerce_assets.assets import ods_fct_products\n"
+            "from ecommerce_assets.resources.lake import S3LakeResource\n"
+            "from ecommerce_assets_tests.helpers import make_resources, run_partition\n"
+            "lake = S3LakeResource(bucket=sys.argv[1], endpoint_url=sys.argv[2])\n"
+            "run_partition(make_resources(lake, sys.argv[3], sys.argv[4]), sys.argv[5], assets=[ods_fct_products])\n"
+        )
+        with psycopg.connect(pg_dsn) as blocker:
+            blocker.execute("LOCK TABLE ods.fct_products IN SHARE MODE")
+            process = subprocess.Popen([sys.executable, str(script), lake.bucket_name(), lake.endpoint() or "", pg_dsn,
+                                        server.url, PARTITION], start_new_session=True,
+                                       env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+            wait_for_blocked_backend(pg_dsn)
+            os.killpg(process.pid, signal.SIGKILL)  # the whole run, mid-load
+            process.wait()
+            blocker.rollback()
+        time.sleep(1)
+        assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products") == [(0,)]  # nothing half-written
+
+        run_partition(resources, PARTITION, assets=[ods_fct_products, dm_fct_ecommerce])
+        once = state(pg_dsn)
+        run_partition(resources, PARTITION, assets=[ods_fct_products, dm_fct_ecommerce])
+        assert state(pg_dsn) == once  # converged: nothing duplicated, nothing rewritten
+        accepted, _ = expected_ods(fetch_all(server.url))
+        assert query(pg_dsn, "SELECT count(*), count(DISTINCT product_id) FROM ods.fct_products") == \
+            [(len(accepted), len(accepted))]

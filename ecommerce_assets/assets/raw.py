@@ -32,7 +32,7 @@ from ecommerce_assets.io_managers.s3_parquet import (
     stored_object_exists,
 )
 from ecommerce_assets.partitions import daily_partitions
-from ecommerce_assets.resources.catalog_api import CatalogApiResource, CatalogClient
+from ecommerce_assets.resources.catalog_api import CatalogApiResource, CatalogClient, CatalogFetchError
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.transforms.fetch_window import late_fetch_problem
 from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, DuckDBPageParser, page_batch
@@ -82,7 +82,13 @@ def snapshot_batches(client: CatalogClient, duckdb: DuckDBResource, stats: Fetch
         for page in client.iter_pages(parse=DuckDBPageParser(con)):
             batch = page_batch(page.records, first_index=stats.records, skip=page.skip,
                                fetched_at=page.fetched_at, source_url=page.url)
-            stats.ids.append(batch.column("product_id"))
+            ids = batch.column("product_id")
+            if stats.ids and len(ids) and ids.null_count < len(ids) and ids.equals(stats.ids[-1]):
+                raise CatalogFetchError(
+                    f"the page at skip={page.skip} repeats the previous page's records (ids "
+                    f"{ids[0].as_py()}..{ids[-1].as_py()}): the API is paging wrongly; not storing a torn snapshot"
+                )
+            stats.ids.append(ids)
             yield batch
             stats.records += page.count
             stats.pages += 1

@@ -7,6 +7,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 
 from ecommerce_assets.sql import load_sql
 
@@ -46,7 +48,12 @@ class CleanedProducts:
 def clean_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date) -> CleanedProducts:
     """Apply the ODS rules to `raw` (an Arrow table or dataset with the raw snapshot columns)."""
     con.execute("SET TimeZone = 'UTC'")
-    con.register("raw_records", raw)
+    local = isinstance(raw, pads.FileSystemDataset) and isinstance(raw.filesystem, pafs.LocalFileSystem)
+    if local:
+        # Local Parquet files: DuckDB's own reader streams them (a third of the memory of an Arrow scan).
+        con.read_parquet(list(raw.files)).create_view("raw_records", replace=True)
+    else:
+        con.register("raw_records", raw)
     try:
         con.execute(load_sql("ods/macros.sql"))
         con.execute(
@@ -72,7 +79,10 @@ def clean_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date
         ).fetchall()))
         con.execute("DROP TABLE ods_checked")
     finally:
-        con.unregister("raw_records")
+        if local:
+            con.execute("DROP VIEW IF EXISTS raw_records")
+        else:
+            con.unregister("raw_records")
     return CleanedProducts(
         accepted=accepted,
         rejected=rejected,
