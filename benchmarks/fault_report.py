@@ -67,7 +67,7 @@ def error_of(result: ExecuteInProcessResult) -> str:
             error = event.step_failure_data.error
             while (error.cls_name or "").startswith("Dagster") and error.cause:
                 error = error.cause
-            return f"{error.cls_name}: {error.message.strip().splitlines()[0][:90]}"
+            return error.message.strip().splitlines()[0].split(": ", 1)[-1][:80]
     return "succeeded"
 
 
