@@ -95,7 +95,6 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
     import psycopg
     from psycopg import sql
 
-    from ecommerce_assets.local.services import ensure_bucket
     from ecommerce_assets.resources.lake import S3LakeResource
 
     results: dict[str, Any] = {"sizes": sizes, "reps": reps, "page_size": page_size, "stages": {}, "loaders": {}}
@@ -109,7 +108,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
                     with psycopg.connect(admin_dsn, autocommit=True) as conn:
                         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                     bucket = f"bench-{uuid.uuid4().hex[:12]}"
-                    ensure_bucket(S3LakeResource(bucket=bucket, endpoint_url=endpoint))
+                    S3LakeResource(bucket=bucket, endpoint_url=endpoint).ensure_bucket()
                     env = {"ECOM_PG_DSN": _with_db(admin_dsn, name), "ECOM_S3_ENDPOINT_URL": endpoint,
                            "ECOM_S3_BUCKET": bucket, "ECOM_API_BASE_URL": api_url, "ECOM_API_PAGE_SIZE": str(page_size)}
                     try:

@@ -14,7 +14,7 @@ from dagster import DagsterInstance
 from psycopg import sql
 
 from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
-from ecommerce_assets.local.services import embedded_postgres, embedded_s3, ensure_bucket, postgres_answers
+from ecommerce_assets.local.services import embedded_postgres, embedded_s3, postgres_answers
 from ecommerce_assets.resources.lake import S3LakeResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def s3_endpoint() -> Iterator[str]:
 def lake(s3_endpoint: str) -> Iterator[S3LakeResource]:
     """A fresh bucket for this test, emptied and removed afterwards."""
     resource = S3LakeResource(bucket=f"test-{uuid.uuid4().hex[:16]}", endpoint_url=s3_endpoint)
-    ensure_bucket(resource)
+    resource.ensure_bucket()
     yield resource
     client = resource.client()
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=resource.bucket_name()):

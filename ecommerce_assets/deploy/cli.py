@@ -5,7 +5,6 @@ import os
 
 from ecommerce_assets.deploy.metabase import MetabaseAdmin, WarehouseConnection, init_metabase
 from ecommerce_assets.deploy.warehouse import Login, WarehousePlan, init_warehouse
-from ecommerce_assets.local.services import ensure_bucket
 from ecommerce_assets.resources.lake import S3LakeResource
 
 # What each step reads from the environment (compose must provide the required ones; tests check it).
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"warehouse ready; migrations applied: {', '.join(applied) or 'none (up to date)'}")
     elif args.step == "init-lake":
         lake = S3LakeResource()
-        ensure_bucket(lake)
+        lake.ensure_bucket()
         print(f"bucket {lake.bucket_name()} ready")
     else:
         bi = _bi_login()

@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 
 from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
-from ecommerce_assets.local.services import embedded_postgres, embedded_s3, ensure_bucket
+from ecommerce_assets.local.services import embedded_postgres, embedded_s3
 from ecommerce_assets.resources.lake import S3LakeResource
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def local_environment(state_dir: Path, offline: bool, products: int, awkward: bo
         shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
         env["DAGSTER_HOME"] = str(dagster_home)
         os.environ.update(env)
-        ensure_bucket(S3LakeResource())
+        S3LakeResource().ensure_bucket()
         yield env
 
 

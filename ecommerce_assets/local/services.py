@@ -6,9 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from botocore.exceptions import ClientError
 
-from ecommerce_assets.resources.lake import S3LakeResource
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -50,11 +48,3 @@ def embedded_s3(host: str = "127.0.0.1", port: int | None = None) -> Iterator[st
         yield f"http://{host}:{port}"
     finally:
         server.stop()
-
-
-def ensure_bucket(lake: S3LakeResource) -> None:
-    client = lake.client()
-    try:
-        client.head_bucket(Bucket=lake.bucket_name())
-    except ClientError:
-        client.create_bucket(Bucket=lake.bucket_name())

@@ -5,6 +5,7 @@ from urllib.parse import urlparse
 
 import boto3
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 from botocore.config import Config as BotoConfig
 from dagster import ConfigurableResource
 from pyarrow import fs as pafs
@@ -48,6 +49,14 @@ class S3LakeResource(ConfigurableResource):
                 s3={"addressing_style": "path"} if self.endpoint() else None,
             ),
         )
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket when it does not exist yet (deployments, local services, tests)."""
+        client = self.client()
+        try:
+            client.head_bucket(Bucket=self.bucket_name())
+        except ClientError:
+            client.create_bucket(Bucket=self.bucket_name())
 
     def filesystem(self) -> pafs.S3FileSystem:
         endpoint = self.endpoint()
