@@ -35,11 +35,6 @@ KEY = ["snapshot_date", "product_id"]
 
 # ---------------------------------------------------------------- orchestration (parent process)
 
-def _with_db(dsn: str, name: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
 @contextmanager
 def _services(admin_dsn: str | None) -> Iterator[tuple[str, str]]:
     from ecommerce_assets.local.services import embedded_postgres, embedded_s3, postgres_answers
@@ -95,6 +90,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
     import psycopg
     from psycopg import sql
 
+    from ecommerce_assets.dsn import with_database
     from ecommerce_assets.resources.lake import S3LakeResource
 
     results: dict[str, Any] = {"sizes": sizes, "reps": reps, "page_size": page_size, "stages": {}, "loaders": {}}
@@ -109,7 +105,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
                         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                     bucket = f"bench-{uuid.uuid4().hex[:12]}"
                     S3LakeResource(bucket=bucket, endpoint_url=endpoint).ensure_bucket()
-                    env = {"ECOM_PG_DSN": _with_db(admin_dsn, name), "ECOM_S3_ENDPOINT_URL": endpoint,
+                    env = {"ECOM_PG_DSN": with_database(admin_dsn, name), "ECOM_S3_ENDPOINT_URL": endpoint,
                            "ECOM_S3_BUCKET": bucket, "ECOM_API_BASE_URL": api_url, "ECOM_API_PAGE_SIZE": str(page_size)}
                     try:
                         print(f"   pipeline rep {rep + 1}/{reps}", file=sys.stderr, flush=True)

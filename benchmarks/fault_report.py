@@ -23,6 +23,7 @@ from psycopg import sql
 
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
 from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
+from ecommerce_assets.dsn import with_database
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
 from ecommerce_assets.local.services import embedded_s3, free_port, postgres_answers
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
@@ -86,8 +87,7 @@ def fresh(env: Env) -> Iterator[CatalogServer]:
     name = f"fault_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(env.admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = env.admin_dsn.rsplit("/", 1)
-    env.dsn, env.bucket = f"{parts[0]}/{name}", f"fault-{uuid.uuid4().hex[:12]}"
+    env.dsn, env.bucket = with_database(env.admin_dsn, name), f"fault-{uuid.uuid4().hex[:12]}"
     S3LakeResource(bucket=env.bucket, endpoint_url=env.endpoint).ensure_bucket()
     try:
         with CatalogServer(GeneratedCatalog(size=400, seed=21)) as server:

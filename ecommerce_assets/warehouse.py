@@ -23,6 +23,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         names = migration_names()
         conn.execute(load_sql(f"migrations/{names[0]}"))  # the table that records the others
+        conn.execute(load_sql("roles/bi_reader.sql"))  # a no-op once it exists (init-warehouse makes it)
         done = {row[0] for row in conn.execute("SELECT version FROM meta.schema_migrations")}
         for name in names:
             version = name.removesuffix(".sql")

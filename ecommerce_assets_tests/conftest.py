@@ -5,7 +5,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -14,6 +13,7 @@ from dagster import DagsterInstance
 from psycopg import sql
 
 from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
+from ecommerce_assets.dsn import with_database
 from ecommerce_assets.local.services import embedded_postgres, embedded_s3, postgres_answers
 from ecommerce_assets.resources.lake import S3LakeResource
 
@@ -32,11 +32,6 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield embedded
 
 
-def database_dsn(admin_dsn: str, database: str) -> str:
-    parts = urlsplit(admin_dsn)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
-
-
 @pytest.fixture
 def pg_dsn(pg_admin_dsn: str) -> Iterator[str]:
     """A fresh database for this test, dropped afterwards."""
@@ -44,7 +39,7 @@ def pg_dsn(pg_admin_dsn: str) -> Iterator[str]:
     with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield database_dsn(pg_admin_dsn, name)
+        yield with_database(pg_admin_dsn, name)
     finally:
         with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -6,11 +6,10 @@ state in (Dagster, Airflow, Metabase), then runs the warehouse migrations as the
 """
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
-
 import psycopg
 from psycopg import sql
 
+from ecommerce_assets.dsn import with_database
 from ecommerce_assets.sql import load_sql
 from ecommerce_assets.warehouse import migrate
 
@@ -35,10 +34,7 @@ def _q(name: str, **parts: sql.Composable) -> sql.Composed:
 
 
 def dsn_for(admin_dsn: str, login: Login, database: str) -> str:
-    parts = urlsplit(admin_dsn)
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{quote(login.name, safe='')}:{quote(login.password, safe='')}@{host}"
-    return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, parts.fragment))
+    return with_database(admin_dsn, database, (login.name, login.password))
 
 
 def _ensure_login(conn: psycopg.Connection, login: Login) -> None:
@@ -61,7 +57,7 @@ def init_warehouse(admin_dsn: str, plan: WarehousePlan) -> list[str]:
         for database, owner in plan.service_databases.items():
             _ensure_database(conn, database, owner.name)
         # bi_reader is made by a superuser, so the pipeline login needs no CREATEROLE.
-        conn.execute(load_sql("deploy/bi_reader_role.sql"))
+        conn.execute(load_sql("roles/bi_reader.sql"))
         conn.execute(_q("grant_membership", group=sql.Identifier("bi_reader"), role=sql.Identifier(plan.bi.name)))
         conn.execute(_q("revoke_public_connect", database=sql.Identifier(plan.database)))
         for role in (plan.pipeline.name, plan.bi.name):

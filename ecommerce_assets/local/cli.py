@@ -15,21 +15,16 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
+from ecommerce_assets.dsn import with_database
 from ecommerce_assets.local.services import embedded_postgres, embedded_s3
 from ecommerce_assets.resources.lake import S3LakeResource
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _with_database(dsn: str, database: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
 
 
 def _ensure_database(admin_dsn: str, name: str) -> None:
@@ -47,8 +42,8 @@ def local_environment(state_dir: Path, offline: bool, products: int, awkward: bo
             admin = stack.enter_context(embedded_postgres(state_dir / "pgdata"))
             for name in ("warehouse", "dagster"):
                 _ensure_database(admin, name)
-            env["ECOM_PG_DSN"] = _with_database(admin, "warehouse")
-            env["DAGSTER_PG_URL"] = _with_database(admin, "dagster")
+            env["ECOM_PG_DSN"] = with_database(admin, "warehouse")
+            env["DAGSTER_PG_URL"] = with_database(admin, "dagster")
             print(f"embedded PostgreSQL 16 (data in {state_dir / 'pgdata'})")
         if not os.environ.get("DAGSTER_PG_URL") and "DAGSTER_PG_URL" not in env:
             env["DAGSTER_PG_URL"] = os.environ["ECOM_PG_DSN"]

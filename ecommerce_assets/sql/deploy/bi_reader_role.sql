@@ -1,8 +1,0 @@
--- The group role of BI logins (migration 0003 grants it read access to dm).
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bi_reader') THEN
-        CREATE ROLE bi_reader NOLOGIN;
-    END IF;
-END
-$$
