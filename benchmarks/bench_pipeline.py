@@ -279,9 +279,8 @@ def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
     import psycopg
 
     from ecommerce_assets.io_managers.pg_partitions import TableName, copy_rows, write_partition
-    from ecommerce_assets.resources import PostgresResource
     from ecommerce_assets.io_managers.s3_parquet import local_copy
-    from ecommerce_assets.resources import S3LakeResource
+    from ecommerce_assets.resources import PostgresResource, S3LakeResource
     from ecommerce_assets.transforms.products import ODS_COLUMNS, clean_products
 
     dsn = os.environ["ECOM_PG_DSN"]
@@ -376,7 +375,7 @@ def report(results: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     sizes = [str(s) for s in results["sizes"]]
     header = f"{'stage / method':<34}" + "".join(f"{int(s):>22,}" for s in sizes)
-    lines += ["seconds (rows/s) — median of %d" % results["reps"], header, "-" * len(header)]
+    lines += [f"seconds (rows/s) — median of {results['reps']}", header, "-" * len(header)]
 
     def row(label: str, values: list[str]) -> None:
         lines.append(f"{label:<34}" + "".join(f"{v:>22}" for v in values))

@@ -169,12 +169,12 @@ def main() -> None:
                 observed = "succeeded" if result.success else error_of(result)
                 rows.append((name, expected, observed, lost + (0 if raw_kept else 1), "yes" if converged else "NO"))
                 print(f"  {name}: {observed}", flush=True)
-        widths = [max(len(str(r[i])) for r in rows + [("fault", "expected", "observed", "rows lost", "re-run converges")])
+        widths = [max(len(str(r[i])) for r in [*rows, ("fault", "expected", "observed", "rows lost", "re-run converges")])
                   for i in range(5)]
         header = ("fault", "expected", "observed", "rows lost", "re-run converges")
         print()
         for row in [header, tuple("-" * w for w in widths), *rows]:
-            print(" | ".join(str(v).ljust(w) for v, w in zip(row, widths)))
+            print(" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=False)))
         print(f"\ntotal rows lost: {sum(r[3] for r in rows)}")
 
 

@@ -1,7 +1,7 @@
 """Asset checks beyond the assets' own: the mart's daily freshness."""
 
 import os
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dagster import (
@@ -54,7 +54,7 @@ def dm_fct_ecommerce__yesterday_present(
     context: AssetCheckExecutionContext, freshness: FreshnessSettings
 ) -> AssetCheckResult:
     deadline, zone = freshness.resolved()
-    partition = expected_partition(datetime.now(timezone.utc), deadline, zone).isoformat()
+    partition = expected_partition(datetime.now(UTC), deadline, zone).isoformat()
     records = context.instance.fetch_materializations(
         AssetRecordsFilter(asset_key=AssetKey("dm_fct_ecommerce"), asset_partitions=[partition]), limit=1
     ).records
@@ -67,7 +67,7 @@ def dm_fct_ecommerce__yesterday_present(
         metadata={
             "expected_partition": partition,
             "deadline": f"{deadline:%H:%M} {zone.key}",
-            "materialized_at": (datetime.fromtimestamp(records[0].timestamp, timezone.utc).isoformat()
+            "materialized_at": (datetime.fromtimestamp(records[0].timestamp, UTC).isoformat()
                                 if present else "never"),
         },
     )

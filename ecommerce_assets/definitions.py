@@ -5,7 +5,12 @@ from dagster_duckdb import DuckDBResource
 
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
 from ecommerce_assets.automation import automation_sensor
-from ecommerce_assets.checks import FreshnessSettings, dm_fct_ecommerce__yesterday_present, dm_freshness_job, dm_freshness_schedule
+from ecommerce_assets.checks import (
+    FreshnessSettings,
+    dm_fct_ecommerce__yesterday_present,
+    dm_freshness_job,
+    dm_freshness_schedule,
+)
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
 from ecommerce_assets.jobs import ALL_JOBS
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource

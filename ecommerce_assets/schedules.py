@@ -1,6 +1,6 @@
 """The daily schedule of the raw layer (the old pipeline ran at 05:00 Europe/Moscow)."""
 
-from datetime import date, timedelta, timezone
+from datetime import UTC, date, timedelta
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
 
@@ -24,6 +24,6 @@ def day_that_just_ended(scheduled_at_utc_date: date) -> str:
     description="05:00 Europe/Moscow (02:00 UTC): snapshot the catalog for the UTC day that just ended.",
 )
 def raw_products_daily_schedule(context: ScheduleEvaluationContext) -> RunRequest:
-    scheduled = context.scheduled_execution_time.astimezone(timezone.utc)
+    scheduled = context.scheduled_execution_time.astimezone(UTC)
     partition = day_that_just_ended(scheduled.date())
     return RunRequest(run_key=partition, partition_key=partition)

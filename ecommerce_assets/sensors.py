@@ -3,7 +3,6 @@
 import json
 from typing import Any
 
-from dagster._utils.error import SerializableErrorInfo
 from dagster import (
     AssetKey,
     AssetMaterialization,
@@ -17,6 +16,7 @@ from dagster import (
     run_failure_sensor,
     sensor,
 )
+from dagster._utils.error import SerializableErrorInfo
 
 from ecommerce_assets.assets.raw import RAW_PRODUCTS_LOCATION
 from ecommerce_assets.lake_keys import snapshot_partition

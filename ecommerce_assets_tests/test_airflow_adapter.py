@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from ecommerce_assets_tests.helpers import expected_mart, expected_ods, fetch_al
 pytestmark = pytest.mark.integration
 
 DAGS = REPO_ROOT / "airflow" / "dags"
-TODAY = datetime.now(timezone.utc).date()
+TODAY = datetime.now(UTC).date()
 
 
 def airflow_bin() -> Path:
@@ -50,11 +50,11 @@ def airflow(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.C
 
 @pytest.fixture
 def stack(tmp_path: Path, pg_dsn: str, lake: S3LakeResource) -> Iterator[tuple[DagsterStack, CatalogServer]]:
-    with CatalogServer(GeneratedCatalog(size=150, seed=5, awkward=True)) as server:
-        with dagster_stack(tmp_path, pg_dsn, lake, server.url, webserver=True) as dagster:
-            wait_for(lambda: sensor_has_ticked(dagster.instance, "ecommerce_automation_sensor"), 240,
-                     "the automation sensor's first tick", dagster.log)
-            yield dagster, server
+    with CatalogServer(GeneratedCatalog(size=150, seed=5, awkward=True)) as server, \
+            dagster_stack(tmp_path, pg_dsn, lake, server.url, webserver=True) as dagster:
+        wait_for(lambda: sensor_has_ticked(dagster.instance, "ecommerce_automation_sensor"), 240,
+                 "the automation sensor's first tick", dagster.log)
+        yield dagster, server
 
 
 @pytest.fixture

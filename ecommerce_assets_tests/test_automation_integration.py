@@ -1,6 +1,6 @@
 """Automation with a real PostgreSQL-backed instance and real materialization events."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -64,8 +64,8 @@ def test_whole_chain_run_is_not_followed_by_a_second(dagster_instance: DagsterIn
 @pytest.mark.parametrize(
     ("scheduled_utc", "partition"),
     [
-        (datetime(2025, 3, 15, 2, 0, tzinfo=timezone.utc), "2025-03-14"),   # 05:00 Moscow
-        (datetime(2025, 1, 1, 2, 0, tzinfo=timezone.utc), "2024-12-31"),
+        (datetime(2025, 3, 15, 2, 0, tzinfo=UTC), "2025-03-14"),   # 05:00 Moscow
+        (datetime(2025, 1, 1, 2, 0, tzinfo=UTC), "2024-12-31"),
     ],
 )
 def test_daily_schedule_requests_the_day_that_just_ended(scheduled_utc: datetime, partition: str) -> None:

@@ -2,10 +2,10 @@
 by a local stand-in that keeps state like Metabase does)."""
 
 import json
-from datetime import date
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,7 +14,14 @@ import pytest
 from psycopg import sql
 
 from ecommerce_assets.deploy import cli
-from ecommerce_assets.deploy.metabase import CARDS, DASHBOARD_NAME, DATABASE_NAME, MetabaseAdmin, WarehouseConnection, init_metabase
+from ecommerce_assets.deploy.metabase import (
+    CARDS,
+    DASHBOARD_NAME,
+    DATABASE_NAME,
+    MetabaseAdmin,
+    WarehouseConnection,
+    init_metabase,
+)
 from ecommerce_assets.deploy.warehouse import Login, WarehousePlan, dsn_for, init_warehouse
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.sql import load_sql
@@ -35,7 +42,7 @@ def plan(pg_admin_dsn: str) -> Iterator[WarehousePlan]:
     with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
         for database in (plan.database, *plan.service_databases):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-        for role in (plan.pipeline.name, plan.bi.name, *(l.name for l in plan.service_databases.values())):
+        for role in (plan.pipeline.name, plan.bi.name, *(login.name for login in plan.service_databases.values())):
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
@@ -106,7 +113,7 @@ class FakeMetabase:
             def _authorized(self) -> bool:
                 return self.headers.get("X-Metabase-Session") == "session-1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 state["calls"].append(("GET", self.path))
                 if self.path == "/api/health":
                     return self._reply({"status": "ok"})
@@ -117,7 +124,7 @@ class FakeMetabase:
                 key = {"/api/database": "databases", "/api/card": "cards", "/api/dashboard": "dashboards"}[self.path]
                 return self._reply({"data": state[key]} if key == "databases" else state[key])
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self._body()
                 state["calls"].append(("POST", self.path))
                 if self.path == "/api/setup":
@@ -135,7 +142,7 @@ class FakeMetabase:
                 state[key].append(item)
                 return self._reply(item)
 
-            def do_PUT(self) -> None:  # noqa: N802
+            def do_PUT(self) -> None:
                 body = self._body()
                 state["calls"].append(("PUT", self.path))
                 dashboard_id = int(self.path.rsplit("/", 1)[1])
@@ -176,7 +183,7 @@ def test_init_metabase_registers_the_warehouse_and_a_dashboard(pg_admin_dsn: str
         conn.execute("INSERT INTO dm.fct_ecommerce (report_date, category, product_count, total_stock, avg_price, "
                      "avg_rating) VALUES ('2025-01-01', 'beauty', 3, 10, 1.50, 4.00)")
     with psycopg.connect(dsn_for(pg_admin_dsn, plan.bi, plan.database)) as conn:
-        for card, (_, metric) in zip(state["cards"], CARDS):
+        for card, (_, metric) in zip(state["cards"], CARDS, strict=False):
             assert card["dataset_query"]["native"]["query"] == load_sql(f"metabase/{metric}.sql")
             rows = conn.execute(card["dataset_query"]["native"]["query"]).fetchall()
             assert rows and rows[0][:2] == (date(2025, 1, 1), "beauty")

@@ -125,7 +125,7 @@ def test_env_example_lists_every_compose_variable() -> None:
 
 
 def test_no_literal_secrets_in_compose() -> None:
-    for name, service in SERVICES.items():
+    for name in SERVICES:
         for key, value in env_of(name).items():
             if any(word in key for word in SECRET_WORDS) or key in ("AWS_ACCESS_KEY_ID",):
                 assert value.startswith("${") and value.endswith("}"), f"{name}.{key} is literal"
@@ -149,12 +149,12 @@ def test_airflow_connection_from_compose_points_at_the_webserver() -> None:
 
     uri = env_of("airflow")["AIRFLOW_CONN_DAGSTER_DEFAULT"]
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        "import sys; sys.path.insert(0, {!r})\n"
         "from airflow.models.connection import Connection\n"
         "from dagster_adapter.client import endpoint_from_connection\n"
-        "e = endpoint_from_connection(Connection(conn_id='dagster_default', uri=%r))\n"
+        "e = endpoint_from_connection(Connection(conn_id='dagster_default', uri={!r}))\n"
         "print(e.graphql_url, e.location, e.run_url('r1'))\n"
-    ) % (str(REPO_ROOT / "airflow/dags"), uri)
+    ).format(str(REPO_ROOT / "airflow/dags"), uri)
     done = subprocess.run([str(airflow_bin().parent / "python"), "-c", code], capture_output=True, text=True,
                           timeout=300, env={"PATH": "/usr/bin:/bin", "AIRFLOW_HOME": "/tmp/airflow-conn-check"})
     assert done.returncode == 0, done.stderr[-3000:]

@@ -2,7 +2,7 @@
 never a torn or half-written snapshot."""
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
@@ -72,9 +72,9 @@ def test_transient_faults_are_retried(lake: S3LakeResource, pg_dsn: str, server:
 
 def test_retry_after_is_honoured(lake: S3LakeResource, pg_dsn: str, server: CatalogServer) -> None:
     server.state.faults = FaultPlan(at={1: Fault("status", status=429, retry_after=2)})
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     assert raw_only(lake, pg_dsn, server).success
-    assert datetime.now(timezone.utc) - started >= timedelta(seconds=2)
+    assert datetime.now(UTC) - started >= timedelta(seconds=2)
 
 
 def test_retry_budget_spent_fails_clearly_and_stores_nothing(lake: S3LakeResource, pg_dsn: str,
@@ -128,14 +128,14 @@ def test_late_fetch_is_refused_unless_allowed(lake: S3LakeResource, pg_dsn: str,
     from dagster import materialize
 
     resources = make_resources(lake, pg_dsn, server.url)
-    old = (datetime.now(timezone.utc).date() - timedelta(days=10)).isoformat()
+    old = (datetime.now(UTC).date() - timedelta(days=10)).isoformat()
     result = materialize([raw_products_parquet], partition_key=old, resources=resources, raise_on_error=False)
     message = failure_message(result)
     assert "10 days old" in message and "no history" in message and "allow_late_fetch" in message
     assert stored(lake) == []
     assert server.state.requests == 0
 
-    recent = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
+    recent = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     assert materialize([raw_products_parquet], partition_key=recent, resources=resources).success
     assert stored(lake) == [f"raw/products/snapshot_date={recent}/products.parquet"]
 

@@ -134,7 +134,7 @@ def test_s3_down_fails_clearly_and_keeps_the_previous_snapshot(lake: S3LakeResou
 
 HOSTILE = [
     "O'Reilly \"quoted\"; DROP TABLE ods.fct_products;--",
-    "ünïcödé 🛒 中文 ‮rtl",
+    "ünïcödé 🛒 中文 \u202ertl",
     "tab\tnew\nline\r\nend",
     "\\back\\slash \\N NULL",
     "%s %(x)s {} $1 ${VAR}",

@@ -4,7 +4,7 @@ import io
 import json
 import threading
 from collections.abc import Iterator
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from dagster import (
 
 from ecommerce_assets import defs
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
-from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan, ListCatalog
+from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan
 from ecommerce_assets.checks import FreshnessSettings, expected_partition
 from ecommerce_assets.lake_keys import snapshot_partition
 from ecommerce_assets.resources.alerts import AlertWebhookResource
@@ -116,7 +116,7 @@ class Receiver:
         self.received = received
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -176,10 +176,10 @@ def test_failure_sensor_without_webhook_only_logs(dagster_instance: DagsterInsta
 @pytest.mark.parametrize(
     ("now_utc", "expected"),
     [
-        (datetime(2025, 3, 15, 5, 59, tzinfo=timezone.utc), date(2025, 3, 13)),  # 08:59 Moscow: not yet due
-        (datetime(2025, 3, 15, 6, 0, tzinfo=timezone.utc), date(2025, 3, 14)),   # 09:00 Moscow: yesterday due
-        (datetime(2025, 3, 16, 6, 30, tzinfo=timezone.utc), date(2025, 3, 15)),  # 09:30 Moscow on the 16th
-        (datetime(2025, 3, 15, 22, 0, tzinfo=timezone.utc), date(2025, 3, 14)),  # 01:00 Moscow on the 16th
+        (datetime(2025, 3, 15, 5, 59, tzinfo=UTC), date(2025, 3, 13)),  # 08:59 Moscow: not yet due
+        (datetime(2025, 3, 15, 6, 0, tzinfo=UTC), date(2025, 3, 14)),   # 09:00 Moscow: yesterday due
+        (datetime(2025, 3, 16, 6, 30, tzinfo=UTC), date(2025, 3, 15)),  # 09:30 Moscow on the 16th
+        (datetime(2025, 3, 15, 22, 0, tzinfo=UTC), date(2025, 3, 14)),  # 01:00 Moscow on the 16th
     ],
 )
 def test_freshness_expected_partition(now_utc: datetime, expected: date) -> None:
@@ -191,7 +191,7 @@ def test_freshness_check_fails_until_yesterdays_mart_exists(dagster_instance: Da
     monkeypatch.setenv("ECOM_PG_DSN", pg_dsn)  # the code location's own resources, as deployed
     job = defs.resolve_job_def("dm_freshness_check_job")
     settings = FreshnessSettings(deadline="00:00", deadline_timezone="UTC")
-    yesterday = expected_partition(datetime.now(timezone.utc), time(0, 0), ZoneInfo("UTC")).isoformat()
+    yesterday = expected_partition(datetime.now(UTC), time(0, 0), ZoneInfo("UTC")).isoformat()
 
     def evaluate() -> Any:
         result = job.execute_in_process(instance=dagster_instance, resources={"freshness": settings})

@@ -1,7 +1,7 @@
 """The ODS rules, the raw rows and the mart arithmetic as pure functions (DuckDB in memory, no Dagster)."""
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -9,10 +9,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from ecommerce_assets.resources.catalog_api import PageShapeError
 from ecommerce_assets.transforms.fetch_window import late_fetch_problem
 from ecommerce_assets.transforms.mart import build_mart, mart_markdown
 from ecommerce_assets.transforms.products import CleanedProducts, clean_products
-from ecommerce_assets.resources.catalog_api import PageShapeError
 from ecommerce_assets.transforms.raw_snapshot import (
     RAW_SCHEMA,
     DuckDBPageParser,
@@ -22,7 +22,7 @@ from ecommerce_assets.transforms.raw_snapshot import (
 )
 
 DAY = date(2025, 3, 14)
-FETCHED = datetime(2025, 3, 15, 5, 0, tzinfo=timezone.utc)
+FETCHED = datetime(2025, 3, 15, 5, 0, tzinfo=UTC)
 
 
 def clean(records: list[Any]) -> CleanedProducts:
@@ -158,8 +158,8 @@ def test_typed_row_keeps_every_column() -> None:
         "brand": "Acme", "sku": "L-1", "price": Decimal("19.90"), "discount_percentage": Decimal("5.50"),
         "rating": Decimal("4.25"), "stock": 3, "availability_status": "In Stock", "tags": '["home","light"]',
         "weight": Decimal("2.000"), "minimum_order_quantity": 10,
-        "created_at": datetime(2024, 5, 23, 8, 56, 21, 618000, tzinfo=timezone.utc),
-        "updated_at": datetime(2024, 5, 23, 8, 56, 21, tzinfo=timezone.utc),
+        "created_at": datetime(2024, 5, 23, 8, 56, 21, 618000, tzinfo=UTC),
+        "updated_at": datetime(2024, 5, 23, 8, 56, 21, tzinfo=UTC),
     }
 
 

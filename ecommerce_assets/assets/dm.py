@@ -86,7 +86,7 @@ def dm_fct_ecommerce(
     with duckdb.get_connection() as con:
         mart = build_mart(con, ods_fct_products, partition)
     problems = reconciliation_problems(
-        zip(mart.column("category").to_pylist(), mart.column("product_count").to_pylist()),
+        zip(mart.column("category").to_pylist(), mart.column("product_count").to_pylist(), strict=False),
         ods_fct_products.column("category").to_pylist(),
     )
     if problems:

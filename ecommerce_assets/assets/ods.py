@@ -85,7 +85,7 @@ def ods_fct_products(
     )
     with postgres.connect() as conn:
         row = conn.execute(load_sql("pg/ods_rule_violations.sql"), {"partition": partition}).fetchone()
-    violations = dict(zip(("bad_category", "negative_price", "negative_stock", "rating_out_of_range"), row or ()))
+    violations = dict(zip(("bad_category", "negative_price", "negative_stock", "rating_out_of_range"), row or (), strict=False))
     yield AssetCheckResult(check_name="ods_fct_products__rules_hold", passed=not any(violations.values()),
                            severity=AssetCheckSeverity.ERROR, metadata={k: int(v) for k, v in violations.items()})
     yield AssetCheckResult(

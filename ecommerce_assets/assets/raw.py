@@ -4,7 +4,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -148,7 +148,7 @@ def raw_products_parquet(
         ids = pq.read_table(f"{lake.bucket_name()}/{key}", columns=["product_id"], filesystem=lake.filesystem())
         yield from _checks(records, int(footer.get("api_total", records)), ids.column("product_id"))
         return
-    problem = late_fetch_problem(partition, datetime.now(timezone.utc).date(), config.max_fetch_lag_days)
+    problem = late_fetch_problem(partition, datetime.now(UTC).date(), config.max_fetch_lag_days)
     if problem and not config.allow_late_fetch:
         raise ValueError(problem)
     client = catalog_api.client()

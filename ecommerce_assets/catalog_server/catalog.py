@@ -1,9 +1,9 @@
 """Deterministic DummyJSON-shaped product catalogs."""
 
 import random
-from functools import cached_property
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 CATEGORIES: tuple[str, ...] = (
@@ -43,6 +43,26 @@ class ListCatalog:
 
     def categories(self) -> list[str]:
         return sorted({str(r["category"]) for r in self.records if isinstance(r.get("category"), str)})
+
+
+@dataclass(frozen=True)
+class JsonTextCatalog:
+    """A catalog of records given as the exact bytes of their JSON (anything a real API could send: lone
+    surrogate escapes, bytes that are not UTF-8, NaN, huge numbers), served verbatim."""
+
+    records: Sequence[bytes]
+
+    def total(self) -> int:
+        return len(self.records)
+
+    def page(self, skip: int, limit: int) -> list[dict[str, Any]]:
+        raise NotImplementedError("JsonTextCatalog pages are served as bytes (page_bytes)")
+
+    def page_bytes(self, skip: int, limit: int) -> list[bytes]:
+        return list(self.records[skip : skip + limit])
+
+    def categories(self) -> list[str]:
+        return []
 
 
 def generate_product(product_id: int, seed: int) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """`ecommerce-catalog-server`: serve a generated catalog on a local port."""
 
 import argparse
+import contextlib
 
 from ecommerce_assets.catalog_server.catalog import GeneratedCatalog
 from ecommerce_assets.catalog_server.faults import Fault, FaultPlan
@@ -33,10 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.pregenerate_page_size:
         server.pregenerate(args.pregenerate_page_size)
     print(f"catalog server on {server.url} ({args.products} products, seed {args.seed})", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from ecommerce_assets.catalog_server.catalog import Catalog, GeneratedCatalog
+from ecommerce_assets.catalog_server.catalog import Catalog, GeneratedCatalog, JsonTextCatalog
 from ecommerce_assets.catalog_server.faults import Fault, FaultPlan
 
 DEFAULT_LIMIT = 30  # dummyjson's page size when `limit` is not given
@@ -40,11 +40,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         state = self.server.state
         url = urlparse(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -77,6 +77,12 @@ class _Handler(BaseHTTPRequestHandler):
         cached = state.page_cache.get((skip, limit)) if fault is None else None
         if cached is not None:
             self._send_bytes(cached, "application/json", headers=_server_timing(started))
+            return
+        if isinstance(state.catalog, JsonTextCatalog):
+            texts = state.catalog.page_bytes(max(skip, 0), limit)
+            body = b'{"products":[' + b",".join(texts) + \
+                f'],"total":{total},"skip":{skip},"limit":{len(texts)}}}'.encode()
+            self._send_bytes(body, "application/json", headers=_server_timing(started))
             return
         products = state.catalog.page(max(skip, 0), limit)
         payload = {"products": products, "total": total, "skip": skip, "limit": len(products)}

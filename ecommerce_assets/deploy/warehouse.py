@@ -6,6 +6,7 @@ state in (Dagster, Airflow, Metabase), then runs the warehouse migrations as the
 """
 
 from dataclasses import dataclass
+
 import psycopg
 from psycopg import sql
 

@@ -9,7 +9,7 @@ import io
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -23,6 +23,8 @@ from psycopg.copy import QueuedLibpqWriter
 from ecommerce_assets.sql import load_sql
 
 COPY_BATCH_ROWS = 65_536
+# Opens a connection whose `with` block is one transaction.
+Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, batch_size=COPY_BATCH_ROWS)
 
 
@@ -117,7 +119,7 @@ def _stage_prefix(table: TableName) -> str:
 
 
 @contextmanager
-def staged(connect: Callable[[], psycopg.Connection], ingest: Callable[[str, pa.Table], None],
+def staged(connect: Connect, ingest: Callable[[str, pa.Table], None],
            table: TableName, rows: pa.Table, partition_column: str, partition: date) -> Iterator[Stage]:
     """Bulk-load `rows` into a new stage of `table`; the stage is dropped afterwards whatever happens
     (the merge normally drops it inside its own transaction)."""
@@ -265,28 +267,27 @@ def read_partition(conn: psycopg.Connection, table: TableName, partition_column:
     ).select(schema.names)
 
 
-def write_partition(connect: Callable[[], psycopg.Connection], ingest: Callable[[str, pa.Table], None],
+def write_partition(connect: Connect, ingest: Callable[[str, pa.Table], None],
                     table: TableName, partition_column: str, partition: date, rows: pa.Table,
                     side_tables: Mapping[str, pa.Table]) -> tuple[MergeStats, dict[str, int]]:
     """Stage `rows` and each side table's rows, then in one transaction, under the partition's lock, merge
     `rows` into `table` and replace each side table's partition. A failure leaves every table as it was."""
     sides = {TableName.parse(name): side for name, side in side_tables.items()}
     with staged(connect, ingest, table, rows, partition_column, partition) as main_stage, \
-            _staged_all(connect, ingest, sides, partition_column, partition) as side_stages:
-        with connect() as conn:
-            lock_partition(conn, table, partition)
-            drop_stale_stages(conn, table)
-            stats = merge_partition(conn, main_stage, partition_column, partition, list(rows.column_names))
-            side_written = {
-                str(stage.target): replace_partition(conn, stage, partition_column, partition,
-                                                     list(sides[stage.target].column_names))
-                for stage in side_stages
-            }
+            _staged_all(connect, ingest, sides, partition_column, partition) as side_stages, connect() as conn:
+        lock_partition(conn, table, partition)
+        drop_stale_stages(conn, table)
+        stats = merge_partition(conn, main_stage, partition_column, partition, list(rows.column_names))
+        side_written = {
+            str(stage.target): replace_partition(conn, stage, partition_column, partition,
+                                                 list(sides[stage.target].column_names))
+            for stage in side_stages
+        }
     return stats, side_written
 
 
 @contextmanager
-def _staged_all(connect: Callable[[], psycopg.Connection], ingest: Callable[[str, pa.Table], None],
+def _staged_all(connect: Connect, ingest: Callable[[str, pa.Table], None],
                 tables: Mapping[TableName, pa.Table], partition_column: str, partition: date) -> Iterator[list[Stage]]:
     if not tables:
         yield []

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -101,7 +101,7 @@ def print_mart(dsn: str, partition: str) -> None:
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     print(f"\ndm.fct_ecommerce, report_date = {partition}")
     for i, row in enumerate(table):
-        print("  ".join(v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(row, widths))))
+        print("  ".join(v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(row, widths, strict=False))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -118,7 +118,7 @@ def dev(port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    yesterday = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     parser = argparse.ArgumentParser(prog="ecommerce-local", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "dev"], help="run: materialize one day and print the mart; dev: the UI")

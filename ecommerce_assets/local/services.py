@@ -8,7 +8,6 @@ from pathlib import Path
 import psycopg
 
 
-
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))

@@ -5,7 +5,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -206,7 +206,7 @@ class CatalogClient:
             url = self.products_url(skip, self.settings.page_size)
             started = time.monotonic()
             parsed, size, server_seconds = self._get_page(url, parse)
-            fetched_at = datetime.now(timezone.utc)
+            fetched_at = datetime.now(UTC)
             page_total = parsed.total
             if total is None:
                 total = page_total

@@ -5,8 +5,8 @@ from urllib.parse import urlparse
 
 import boto3
 from botocore.client import BaseClient
-from botocore.exceptions import ClientError
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 from dagster import ConfigurableResource
 from pyarrow import fs as pafs
 from pydantic import Field
@@ -71,4 +71,4 @@ class S3LakeResource(ConfigurableResource):
             kwargs["endpoint_override"] = parsed.netloc or parsed.path
             kwargs["scheme"] = parsed.scheme or "https"
             kwargs["force_virtual_addressing"] = False
-        return pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]
+        return pafs.S3FileSystem(**kwargs)

@@ -89,7 +89,9 @@ class DuckDBPageParser:
 
     @staticmethod
     def _python(body: bytes) -> ParsedPage:
-        parsed = json.loads(body)  # ValueError: not JSON at all, asked for again
+        # Bytes that are not UTF-8 stay in the record as surrogate escapes (kept verbatim in raw, rejected
+        # as invalid text by the ODS) instead of failing the whole page. ValueError: not JSON, asked again.
+        parsed = json.loads(body.decode("utf-8", "surrogateescape"))
         if not isinstance(parsed, dict):
             raise PageShapeError(f"the answer is JSON {type(parsed).__name__}, not an object")
         records = check_products(parsed.get("products"))

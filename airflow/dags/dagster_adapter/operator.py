@@ -84,5 +84,5 @@ class DagsterAssetPartitionOperator(BaseOperator):
             if self._endpoint.status(self._run_id) not in ("SUCCESS", "FAILURE", "CANCELED"):
                 self._endpoint.terminate(self._run_id)
                 self.log.warning("terminated Dagster run %s", self._run_id)
-        except Exception as exc:  # noqa: BLE001 - best effort while being killed
+        except Exception as exc:
             self.log.error("could not terminate Dagster run %s: %s", self._run_id, exc)
