@@ -240,7 +240,7 @@ def worker_stages(size: int) -> dict[str, Any]:
 
     started = time.perf_counter()
     with postgres.connect() as conn:
-        ods = read_partition(conn, TableName("ods", "fct_products"), "snapshot_date", date.fromisoformat(PARTITION),
+        ods = read_partition(conn, postgres.fetch_arrow, TableName("ods", "fct_products"), "snapshot_date", date.fromisoformat(PARTITION),
                              list(MART_INPUT_COLUMNS))
     mart_read = time.perf_counter() - started
     started = time.perf_counter()

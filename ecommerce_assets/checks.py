@@ -38,11 +38,14 @@ class FreshnessSettings(ConfigurableResource):
 
 
 def expected_partition(now: datetime, deadline: time, zone: ZoneInfo) -> date:
-    """The newest daily partition that must exist at `now`: yesterday once today's deadline has passed,
-    the day before until then (dates are those of the deadline's time zone)."""
+    """The newest daily partition that must exist at `now`. Partitions are UTC days; a day is due at the
+    first deadline (wall-clock time in `zone`) after it has ended in UTC. So at the latest deadline that
+    has passed, every UTC day that had ended by then is due."""
     local = now.astimezone(zone)
-    days_back = 1 if local.time() >= deadline else 2
-    return local.date() - timedelta(days=days_back)
+    today_deadline = datetime.combine(local.date(), deadline, tzinfo=zone)
+    last_deadline = today_deadline if local >= today_deadline else \
+        datetime.combine(local.date() - timedelta(days=1), deadline, tzinfo=zone)
+    return last_deadline.astimezone(UTC).date() - timedelta(days=1)
 
 
 @asset_check(

@@ -35,6 +35,34 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     return applied_now
 
 
+class SchemaNotCurrent(RuntimeError):
+    """The warehouse lacks migrations this code needs; runs do not apply them (they run as a login that
+    may not create anything), a set-up step does."""
+
+
+def missing_migrations(conn: psycopg.Connection) -> list[str]:
+    """The migrations this code expects that the warehouse has not recorded (all of them when it was
+    never migrated)."""
+    expected = [name.removesuffix(".sql") for name in migration_names()]
+    with conn.transaction():
+        if conn.execute("SELECT to_regclass('meta.schema_migrations')").fetchone() == (None,):
+            return expected
+        done = {row[0] for row in conn.execute("SELECT version FROM meta.schema_migrations")}
+    return [version for version in expected if version not in done]
+
+
+def require_current_schema(conn: psycopg.Connection) -> None:
+    """Raise SchemaNotCurrent, naming the command to run, unless every migration is applied."""
+    missing = missing_migrations(conn)
+    if missing:
+        raise SchemaNotCurrent(
+            f"the warehouse schema is not current: {len(missing)} migration(s) missing "
+            f"({', '.join(missing)}). Run `ecommerce-warehouse migrate` with ECOM_PG_DSN set to a login that "
+            "owns the warehouse (the compose stack's warehouse-init and ./scripts/run.sh do this at set-up); "
+            "pipeline runs only check the schema, they never change it."
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Apply the warehouse migrations to $ECOM_PG_DSN")
     parser.add_argument("command", choices=["migrate"])

@@ -16,6 +16,7 @@ from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
 from ecommerce_assets.dsn import with_database
 from ecommerce_assets.local.services import embedded_postgres, embedded_s3, postgres_answers
 from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets.warehouse import migrate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -34,12 +35,15 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def pg_dsn(pg_admin_dsn: str) -> Iterator[str]:
-    """A fresh database for this test, dropped afterwards."""
+    """A fresh, migrated warehouse database for this test, dropped afterwards."""
     name = f"ecom_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = with_database(pg_admin_dsn, name)
+    with psycopg.connect(dsn) as conn:
+        migrate(conn)  # a set-up step, as in every deployment: runs only check the schema
     try:
-        yield with_database(pg_admin_dsn, name)
+        yield dsn
     finally:
         with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -75,7 +75,7 @@ def number(value: Any) -> Decimal | None:
     """None for absent/null/blank, the exact value of a number or numeric string, NotNumeric otherwise."""
     if value is None:
         return None
-    if isinstance(value, bool) or isinstance(value, (dict, list, NonFinite)):
+    if isinstance(value, (bool, dict, list, NonFinite)):
         raise NotNumeric
     if isinstance(value, str):
         text = value.strip(ASCII_SPACE)

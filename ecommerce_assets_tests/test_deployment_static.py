@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy.engine import make_url
 
 from ecommerce_assets.deploy.cli import OPTIONAL_ENV, REQUIRED_ENV
+from ecommerce_assets.deploy.urls import urls_from_parts
 from ecommerce_assets_tests.conftest import REPO_ROOT
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
@@ -69,12 +72,21 @@ def test_project_image_is_slim_and_not_root() -> None:
     assert "-c constraints.txt" in parser.content  # installed from the project's own pinned files
 
 
+def provided_env(service: str) -> set[str]:
+    """What a service's process sees: its environment, plus the URLs its entrypoint builds from parts."""
+    env = env_of(service)
+    if SERVICES[service].get("entrypoint") == ["ecommerce-deploy", "with-urls"]:
+        return set(env) | set(urls_from_parts(env))
+    return set(env)
+
+
 def test_every_variable_the_code_reads_reaches_the_services_that_run_it() -> None:
     reads = code_location_env_reads()
     assert {"ECOM_PG_DSN", "ECOM_API_BASE_URL", "ECOM_S3_BUCKET", "DAGSTER_PG_URL"} <= reads
     for service in ("dagster-code", "dagster-webserver", "dagster-daemon"):
-        missing = reads - set(env_of(service))
+        missing = reads - provided_env(service)
         assert not missing, f"{service} lacks {sorted(missing)}"
+    assert "ECOM_PG_ADMIN_DSN" in provided_env("warehouse-init")
     steps = {"warehouse-init": "init-warehouse", "metabase-init": "init-metabase"}
     for service, step in steps.items():
         assert SERVICES[service]["command"] == ["ecommerce-deploy", step]
@@ -129,9 +141,40 @@ def test_no_literal_secrets_in_compose() -> None:
         for key, value in env_of(name).items():
             if any(word in key for word in SECRET_WORDS) or key in ("AWS_ACCESS_KEY_ID",):
                 assert value.startswith("${") and value.endswith("}"), f"{name}.{key} is literal"
-            if "://" in value and "@" in value:  # a DSN: its password must be a reference
+            if "://" in value and "@" in value and not any(c.isspace() for c in value):
+                # a URL: no password in it at all, not even a reference (compose cannot percent-encode)
                 credentials = value.split("://", 1)[1].split("@", 1)[0]
-                assert ":" not in credentials or "${" in credentials.split(":", 1)[1], f"{name}.{key}"
+                assert ":" not in credentials, f"{name}.{key} pastes a password into a URL"
+            if "${" in value and "PASSWORD" in value:
+                assert re.fullmatch(r"\$\{[A-Z0-9_]+\}", value), f"{name}.{key}: a password only stands alone"
+
+
+HOSTILE_PASSWORDS = ["p@ss/w%rd#?:x", "a'b\"c", "x y\tz", "%41%", "ü€🔑", "::@@//"]
+
+
+@pytest.mark.parametrize("password", HOSTILE_PASSWORDS)
+def test_passwords_with_url_special_characters_reach_every_client_intact(password: str) -> None:
+    parts = {**env_of("dagster-code"), "ECOM_PG_PIPELINE_PASSWORD": password, "DAGSTER_PG_PASSWORD": password,
+             "ECOM_PG_ADMIN_PASSWORD": password}
+    urls = urls_from_parts(parts)
+    assert set(urls) == {"ECOM_PG_DSN", "DAGSTER_PG_URL", "ECOM_PG_ADMIN_DSN"}
+    for url in urls.values():
+        assert conninfo_to_dict(url)["password"] == password        # libpq (psycopg, ADBC)
+        assert make_url(url).password == password                   # SQLAlchemy (Dagster's storage)
+    assert conninfo_to_dict(urls["ECOM_PG_DSN"])["host"] == "postgres_dwh"
+    assert conninfo_to_dict(urls["ECOM_PG_DSN"])["dbname"] == "warehouse"
+    # the entrypoint the Dagster services run, for real
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "ecommerce-deploy"), "with-urls", sys.executable, "-c",
+         "import os; print(os.environ['ECOM_PG_DSN'])"],
+        env={**parts, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert conninfo_to_dict(shown.stdout.strip())["password"] == password
+    # Airflow's metadata URL, printed by the command compose gives it
+    command = SERVICES["airflow"]["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD"]
+    printed = subprocess.run(command.replace("python -c", f"{sys.executable} -c", 1), shell=True,
+                             env={"AIRFLOW_DB_PASSWORD": password}, capture_output=True, text=True, check=True)
+    assert make_url(printed.stdout.strip()).password == password
 
 
 def test_minio_policy_is_least_privilege() -> None:

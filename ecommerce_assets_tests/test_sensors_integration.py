@@ -4,7 +4,7 @@ import io
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -184,6 +184,29 @@ def test_failure_sensor_without_webhook_only_logs(dagster_instance: DagsterInsta
 )
 def test_freshness_expected_partition(now_utc: datetime, expected: date) -> None:
     assert expected_partition(now_utc, time(9, 0), ZoneInfo("Europe/Moscow")) == expected
+
+
+@pytest.mark.parametrize(
+    ("now_utc", "deadline", "zone", "expected"),
+    [
+        # east of UTC+9: the local calendar runs a day ahead of the UTC partitions
+        (datetime(2025, 3, 15, 19, 30, tzinfo=UTC), time(9, 0), "Pacific/Kiritimati", date(2025, 3, 14)),  # UTC+14
+        (datetime(2025, 3, 15, 0, 0, tzinfo=UTC), time(9, 0), "Asia/Tokyo", date(2025, 3, 14)),            # = 00:00 UTC
+        (datetime(2025, 3, 14, 23, 59, tzinfo=UTC), time(9, 0), "Asia/Tokyo", date(2025, 3, 13)),
+        (datetime(2025, 3, 15, 23, 30, tzinfo=UTC), time(8, 0), "Asia/Tokyo", date(2025, 3, 14)),          # 15th not over
+        # west of UTC
+        (datetime(2025, 1, 15, 14, 30, tzinfo=UTC), time(9, 0), "America/New_York", date(2025, 1, 14)),
+        (datetime(2025, 1, 16, 3, 0, tzinfo=UTC), time(9, 0), "America/New_York", date(2025, 1, 14)),
+        (datetime(2025, 1, 16, 6, 30, tzinfo=UTC), time(20, 0), "Pacific/Honolulu", date(2025, 1, 15)),     # UTC-10
+        (datetime(2025, 1, 16, 5, 59, tzinfo=UTC), time(20, 0), "Pacific/Honolulu", date(2025, 1, 14)),
+    ],
+)
+def test_freshness_is_judged_on_utc_partitions_in_any_zone(now_utc: datetime, deadline: time, zone: str,
+                                                          expected: date) -> None:
+    due = expected_partition(now_utc, deadline, ZoneInfo(zone))
+    assert due == expected
+    # the partition that is due has ended in UTC by then; the next one has not been due yet
+    assert datetime.combine(due + timedelta(days=1), time(0), tzinfo=UTC) <= now_utc
 
 
 def test_freshness_check_fails_until_yesterdays_mart_exists(dagster_instance: DagsterInstance, pg_dsn: str,

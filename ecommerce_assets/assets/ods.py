@@ -22,7 +22,7 @@ from ecommerce_assets.partitions import WAREHOUSE_POOL, daily_partitions
 from ecommerce_assets.resources.postgres import PostgresResource
 from ecommerce_assets.resources.quality import QualitySettings
 from ecommerce_assets.sql import load_sql
-from ecommerce_assets.transforms.products import clean_products
+from ecommerce_assets.transforms.products import CleanedProducts, clean_products
 
 REJECTED_TABLE = "ods.rejected_products"
 ASSET = "ods_fct_products"
@@ -30,11 +30,38 @@ CHECKS = [
     AssetCheckSpec("ods_fct_products__rejected_share", asset=ASSET, blocking=True,
                    description="The share of rejected records stays under the threshold (default 5%); "
                                "above it the mart of the day is blocked."),
+    AssetCheckSpec("ods_fct_products__accounts_for_every_record", asset=ASSET, blocking=True,
+                   description="Stored accepted rows + stored rejected records + superseded duplicates = raw "
+                               "records, and the stored rows are the rows the rules accepted: nothing lost."),
     AssetCheckSpec("ods_fct_products__rules_hold", asset=ASSET, blocking=True,
-                   description="No stored row breaks the NOT NULL / range rules."),
+                   description="No stored row breaks a rule the table's constraints do not enforce (categories "
+                               "trimmed, tags a list of texts)."),
     AssetCheckSpec("ods_fct_products__schema_drift", asset=ASSET,
                    description="Records carry exactly the documented fields (warning, new/missing fields named)."),
 ]
+
+
+def stored_partition_checks(postgres: PostgresResource, partition: date,
+                            cleaned: CleanedProducts) -> Iterator[AssetCheckResult]:
+    """Checks computed from what the warehouse now holds for the partition, not from what was sent."""
+    with postgres.connect() as conn:
+        stored = conn.execute(load_sql("pg/ods_stored_counts.sql"), {"partition": partition}).fetchone() or (0, 0)
+        violations = conn.execute(load_sql("pg/ods_rule_violations.sql"), {"partition": partition}).fetchone()
+    accepted, rejected = int(stored[0]), int(stored[1])
+    accounted = accepted + rejected + cleaned.duplicates
+    passed = accounted == cleaned.records and accepted == cleaned.accepted.num_rows
+    yield AssetCheckResult(
+        check_name="ods_fct_products__accounts_for_every_record", passed=passed, severity=AssetCheckSeverity.ERROR,
+        description=None if passed else (
+            f"{cleaned.records} raw records but {accepted} stored rows + {rejected} rejected + {cleaned.duplicates} "
+            f"superseded duplicates = {accounted}; the rules accepted {cleaned.accepted.num_rows} rows"),
+        metadata={"raw_records": cleaned.records, "stored_rows": accepted, "stored_rejected": rejected,
+                  "superseded_duplicates": cleaned.duplicates, "accepted_by_rules": cleaned.accepted.num_rows},
+    )
+    counts = {name: int(v) for name, v in zip(("untrimmed_category", "tags_not_text_list"), violations or (0, 0),
+                                               strict=True)}
+    yield AssetCheckResult(check_name="ods_fct_products__rules_hold", passed=not any(counts.values()),
+                           severity=AssetCheckSeverity.ERROR, metadata=dict(counts))
 
 
 @asset(
@@ -83,11 +110,7 @@ def ods_fct_products(
         metadata={"rejected_share": round(cleaned.rejected_share, 6), "threshold": threshold,
                   "rejected": cleaned.rejected.num_rows, "rejected_by_reason": MetadataValue.json(cleaned.rejected_by_reason)},
     )
-    with postgres.connect() as conn:
-        row = conn.execute(load_sql("pg/ods_rule_violations.sql"), {"partition": partition}).fetchone()
-    violations = dict(zip(("bad_category", "negative_price", "negative_stock", "rating_out_of_range"), row or (), strict=False))
-    yield AssetCheckResult(check_name="ods_fct_products__rules_hold", passed=not any(violations.values()),
-                           severity=AssetCheckSeverity.ERROR, metadata={k: int(v) for k, v in violations.items()})
+    yield from stored_partition_checks(postgres, partition, cleaned)
     yield AssetCheckResult(
         check_name="ods_fct_products__schema_drift",
         passed=not (cleaned.new_fields or cleaned.missing_fields),

@@ -109,9 +109,23 @@ CHECKS = [
 ]
 
 
-def _checks(records: int, api_total: int, ids: pa.ChunkedArray) -> Iterator[AssetCheckResult]:
-    yield AssetCheckResult(check_name="raw_products_parquet__count_matches_total", passed=records == api_total,
-                           severity=AssetCheckSeverity.ERROR, metadata={"records": records, "api_total": api_total})
+def announced_total(footer: dict[str, str]) -> int | None:
+    """The `total` the API announced, as the snapshot's footer recorded it (None when it did not)."""
+    value = footer.get("api_total", "")
+    return int(value) if value.isdigit() else None
+
+
+def _checks(stored_rows: int, api_total: int | None, ids: pa.ChunkedArray) -> Iterator[AssetCheckResult]:
+    """The stored object's row count (from its footer) against the API's announced `total`, kept apart."""
+    passed = api_total is not None and stored_rows == api_total
+    yield AssetCheckResult(
+        check_name="raw_products_parquet__count_matches_total", passed=passed, severity=AssetCheckSeverity.ERROR,
+        description=None if passed else (
+            "the stored snapshot does not record the API's total, so its completeness cannot be shown; "
+            "rerun with `refetch: true` to fetch it again" if api_total is None else
+            f"the stored snapshot holds {stored_rows} records but the API announced {api_total}"),
+        metadata={"stored_records": stored_rows, "api_total": -1 if api_total is None else api_total},
+    )
     counts = pc.value_counts(ids.drop_null())
     repeated = counts.filter(pc.greater(counts.field("counts"), 1))
     yield AssetCheckResult(check_name="raw_products_parquet__unique_ids", passed=len(repeated) == 0,
@@ -146,7 +160,7 @@ def raw_products_parquet(
         yield Output(ReuseStored(reason=reason))
         records, footer = stored_footer(lake, key)
         ids = pq.read_table(f"{lake.bucket_name()}/{key}", columns=["product_id"], filesystem=lake.filesystem())
-        yield from _checks(records, int(footer.get("api_total", records)), ids.column("product_id"))
+        yield from _checks(records, announced_total(footer), ids.column("product_id"))
         return
     problem = late_fetch_problem(partition, datetime.now(UTC).date(), config.max_fetch_lag_days)
     if problem and not config.allow_late_fetch:
@@ -159,4 +173,5 @@ def raw_products_parquet(
                          summary=stats.summary, footer=stats.footer)
     yield Output(stream, metadata={"source": MetadataValue.url(api)})
     # The IO manager has consumed the stream (and stored the object) when the generator resumes here.
-    yield from _checks(stats.records, stats.total or 0, pa.chunked_array(stats.ids, pa.int64()))
+    stored_rows, _ = stored_footer(lake, key)
+    yield from _checks(stored_rows, stats.total, pa.chunked_array(stats.ids, pa.int64()))

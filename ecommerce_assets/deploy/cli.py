@@ -2,14 +2,16 @@
 
 import argparse
 import os
+import sys
 
 from ecommerce_assets.deploy.metabase import MetabaseAdmin, WarehouseConnection, init_metabase
+from ecommerce_assets.deploy.urls import exec_with_urls
 from ecommerce_assets.deploy.warehouse import Login, WarehousePlan, init_warehouse
 from ecommerce_assets.resources.lake import S3LakeResource
 
 # What each step reads from the environment (compose must provide the required ones; tests check it).
 REQUIRED_ENV: dict[str, tuple[str, ...]] = {
-    "init-warehouse": ("ECOM_PG_ADMIN_DSN", "ECOM_PG_PIPELINE_PASSWORD", "ECOM_PG_BI_PASSWORD",
+    "init-warehouse": ("ECOM_PG_HOST", "ECOM_PG_ADMIN_PASSWORD", "ECOM_PG_PIPELINE_PASSWORD", "ECOM_PG_BI_PASSWORD",
                        "DAGSTER_PG_PASSWORD", "AIRFLOW_DB_PASSWORD", "METABASE_DB_PASSWORD"),
     "init-lake": (),
     "init-metabase": ("METABASE_URL", "METABASE_ADMIN_EMAIL", "METABASE_ADMIN_PASSWORD", "ECOM_PG_BI_PASSWORD"),
@@ -46,7 +48,14 @@ def warehouse_plan() -> WarehousePlan:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ecommerce-deploy", description=__doc__)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["with-urls"]:
+        # the containers' entrypoint: libpq URLs from their parts, then the service's own command
+        exec_with_urls(argv[1:])
+        return
+    parser = argparse.ArgumentParser(prog="ecommerce-deploy", description=__doc__,
+                                     epilog="ecommerce-deploy with-urls COMMAND...: run COMMAND with ECOM_PG_DSN, "
+                                            "ECOM_PG_ADMIN_DSN and DAGSTER_PG_URL built from their parts")
     parser.add_argument("step", choices=sorted(REQUIRED_ENV))
     args = parser.parse_args(argv)
     if args.step == "init-warehouse":

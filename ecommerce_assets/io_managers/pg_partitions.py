@@ -2,7 +2,7 @@
 
 A write stages the rows by binary COPY (ADBC's bulk ingest of the Arrow table) into an unlogged table of
 the `staging` schema, then one psycopg transaction merges the stage into the target partition and drops
-it. Reads are COPY TO STDOUT parsed by Arrow.
+it. Reads fetch the partition in PostgreSQL's binary format straight into Arrow (ADBC).
 """
 
 import io
@@ -25,6 +25,8 @@ from ecommerce_assets.sql import load_sql
 COPY_BATCH_ROWS = 65_536
 # Opens a connection whose `with` block is one transaction.
 Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
+# Runs a query with bind parameters and returns its rows as Arrow (binary protocol).
+FetchArrow = Callable[[str, tuple[object, ...]], pa.Table]
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, batch_size=COPY_BATCH_ROWS)
 
 
@@ -232,39 +234,43 @@ def replace_partition(conn: psycopg.Connection, stage: Stage, partition_column: 
     return max(written, 0)
 
 
-def read_partition(conn: psycopg.Connection, table: TableName, partition_column: str, partition: date,
-                   columns: list[str] | None = None) -> pa.Table:
-    """One partition as an Arrow table typed from the catalog (COPY TO STDOUT, parsed by Arrow)."""
+class PartitionAbsent(LookupError):
+    """A partition that was never loaded (as opposed to one loaded with no rows)."""
+
+    def __init__(self, table: TableName, partition: date, remedy: str = "") -> None:
+        super().__init__(f"{table} has no partition {partition}: it was never loaded" + (f"; {remedy}" if remedy else ""))
+        self.table = table
+        self.partition = partition
+
+
+def read_partition(conn: psycopg.Connection, fetch: FetchArrow, table: TableName, partition_column: str,
+                   partition: date, columns: list[str] | None = None) -> pa.Table:
+    """One partition as an Arrow table typed from the catalog. The rows travel in PostgreSQL's binary
+    format (ADBC), so every text value comes back exactly as stored: no text format, no null markers."""
+    if not partition_loaded(conn, table, partition):
+        raise PartitionAbsent(table, partition)
     known = table_columns(conn, table)
     wanted = [c for c in known if columns is None or c.name in columns]
     if columns is not None and len(wanted) != len(set(columns)):
         raise ValueError(f"{table} lacks columns {sorted(set(columns) - {c.name for c in known})}")
     key = primary_key(conn, table) or [wanted[0].name]
     statement = _q(
-        "copy_partition_out",
+        "select_partition",
         columns=_idents([c.name for c in wanted]),
         target=table.ident,
         partition_column=sql.Identifier(partition_column),
-        partition=sql.Literal(partition),
         order_by=_idents(key),
-    )
-    buffer = io.BytesIO()
-    with conn.cursor() as cur:
-        cur.execute("SET LOCAL TimeZone = 'UTC'")
-        with cur.copy(statement) as copy:
-            for chunk in copy:
-                buffer.write(chunk)
+    ).as_string(conn)
+    fetched = fetch(statement, (partition.isoformat(),))
     schema = pa.schema([pa.field(c.name, c.arrow_type) for c in wanted])
-    if buffer.tell() == 0:
-        return schema.empty_table()
-    buffer.seek(0)
-    return pacsv.read_csv(
-        buffer,
-        read_options=pacsv.ReadOptions(column_names=schema.names),
-        convert_options=pacsv.ConvertOptions(
-            column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False,
-        ),
-    ).select(schema.names)
+    return pa.table([_typed_column(fetched.column(c.name), c.arrow_type) for c in wanted], schema=schema)
+
+
+def _typed_column(column: pa.ChunkedArray, arrow_type: pa.DataType) -> pa.ChunkedArray:
+    """ADBC hands numeric and jsonb over as extension types on text storage: cast from the storage."""
+    if isinstance(column.type, pa.BaseExtensionType):
+        column = pa.chunked_array([chunk.storage for chunk in column.chunks], column.type.storage_type)
+    return column if column.type == arrow_type else column.cast(arrow_type)
 
 
 def write_partition(connect: Connect, ingest: Callable[[str, pa.Table], None],
@@ -283,7 +289,14 @@ def write_partition(connect: Connect, ingest: Callable[[str, pa.Table], None],
                                                  list(sides[stage.target].column_names))
             for stage in side_stages
         }
+        conn.execute(load_sql("pg/record_partition_load.sql"),
+                     {"table_name": str(table), "partition": partition, "row_count": rows.num_rows})
     return stats, side_written
+
+
+def partition_loaded(conn: psycopg.Connection, table: TableName, partition: date) -> bool:
+    row = conn.execute(load_sql("pg/partition_loaded.sql"), {"table_name": str(table), "partition": partition}).fetchone()
+    return bool(row and row[0])
 
 
 @contextmanager

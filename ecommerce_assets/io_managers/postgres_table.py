@@ -8,9 +8,9 @@ from typing import Any
 import pyarrow as pa
 from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 
-from ecommerce_assets.io_managers.pg_partitions import TableName, read_partition, write_partition
+from ecommerce_assets.io_managers.pg_partitions import PartitionAbsent, TableName, read_partition, write_partition
 from ecommerce_assets.resources.postgres import PostgresResource
-from ecommerce_assets.warehouse import migrate
+from ecommerce_assets.warehouse import require_current_schema
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class PostgresTableIOManager(ConfigurableIOManager):
         table, partition_column = _target(context.definition_metadata)
         partition = date.fromisoformat(context.asset_partition_key)
         with self.postgres.connect() as conn:
-            migrate(conn)
+            require_current_schema(conn)
         stats, side = write_partition(self.postgres.connect, self.postgres.ingest, table, partition_column,
                                       partition, write.rows, write.side_tables)
         context.add_output_metadata({
@@ -59,7 +59,16 @@ class PostgresTableIOManager(ConfigurableIOManager):
         columns = context.definition_metadata.get("columns") if context.definition_metadata else None
         partition = date.fromisoformat(context.asset_partition_key)
         with self.postgres.connect() as conn:
-            return read_partition(conn, table, partition_column, partition, list(columns) if columns else None)
+            try:
+                return read_partition(conn, self.postgres.fetch_arrow, table, partition_column, partition,
+                                      list(columns) if columns else None)
+            except PartitionAbsent as absent:
+                upstream_asset = upstream.asset_key.to_user_string() if upstream.asset_key else str(table)
+                raise PartitionAbsent(
+                    absent.table, absent.partition,
+                    f"materialize {upstream_asset} for partition {partition} first "
+                    f"({context.asset_key.to_user_string()} is never built from a missing day)",
+                ) from None
 
 
 def _target(metadata: Mapping[str, Any] | None) -> tuple[TableName, str]:

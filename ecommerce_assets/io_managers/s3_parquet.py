@@ -3,7 +3,7 @@
 import os
 import tempfile
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
     lake: ResourceDependency[S3LakeResource]
     compression: str = "zstd"
     row_group_rows: int = 64_000
+    row_group_bytes: int = 64 * 1024 * 1024
 
     def handle_output(self, context: OutputContext, obj: pa.Table | BatchStream | ReuseStored) -> None:
         location = LakeLocation.from_metadata(context.definition_metadata)
@@ -80,9 +81,9 @@ class S3ParquetIOManager(ConfigurableIOManager):
         try:
             rows = 0
             with pq.ParquetWriter(spool, stream.schema, compression=self.compression) as writer:
-                for batch in stream.batches:
-                    writer.write_batch(batch, row_group_size=self.row_group_rows)
-                    rows += batch.num_rows
+                for group in row_groups(stream.batches, self.row_group_rows, self.row_group_bytes):
+                    writer.write_table(group, row_group_size=max(group.num_rows, 1))
+                    rows += group.num_rows
                 writer.add_key_value_metadata(dict(stream.footer()))
             size = os.path.getsize(spool)
             self.lake.client().upload_file(
@@ -115,6 +116,26 @@ class S3ParquetIOManager(ConfigurableIOManager):
                 f"for partition {context.asset_partition_key} first"
             )
         return local_copy(self.lake, key)
+
+
+def row_groups(batches: Iterable[pa.RecordBatch], max_rows: int, max_bytes: int) -> Iterator[pa.Table]:
+    """Batches (API pages, say) gathered into tables of `max_rows` rows or `max_bytes` bytes, whichever
+    comes first: one Parquet row group each, however small the pages. Holds one group in memory."""
+    pending: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in batches:
+        rest = batch
+        while rest.num_rows:
+            take = min(rest.num_rows, max_rows - rows)
+            part, rest = rest.slice(0, take), rest.slice(take)
+            pending.append(part)
+            rows += part.num_rows
+            size += part.nbytes
+            if rows >= max_rows or size >= max_bytes:
+                yield pa.Table.from_batches(pending)
+                pending, rows, size = [], 0, 0
+    if pending:
+        yield pa.Table.from_batches(pending)
 
 
 def local_copy(lake: S3LakeResource, key: str) -> pads.Dataset:

@@ -13,7 +13,8 @@ from ecommerce_assets.redaction import redact_text, redact_url
 
 
 class PostgresResource(ConfigurableResource):
-    """The warehouse; wire `dsn` with `EnvVar("ECOM_PG_DSN")` so the secret never sits in code or config."""
+    """The warehouse; wire `dsn` with `EnvVar("ECOM_PG_DSN")` so the secret never sits in code or config.
+    The DSN may leave the password out: libpq then takes $PGPASSWORD (or ~/.pgpass), unencoded."""
 
     dsn: str = Field(description="libpq URL of the warehouse, from $ECOM_PG_DSN")
     application_name: str = "ecommerce_assets"
@@ -30,6 +31,12 @@ class PostgresResource(ConfigurableResource):
             raise psycopg.OperationalError(redact_text(str(exc).replace(self.dsn, redact_url(self.dsn)))) from None
         with conn:
             yield conn
+
+    def fetch_arrow(self, statement: str, parameters: tuple[object, ...] = ()) -> pa.Table:
+        """Run one query (`$1`-style parameters) and return its rows as Arrow, in the binary protocol."""
+        with adbc_driver_postgresql.dbapi.connect(self.dsn) as conn, conn.cursor() as cur:
+            cur.execute(statement, parameters=parameters or None)
+            return cur.fetch_arrow_table()
 
     def ingest(self, table: str, rows: pa.Table, schema: str = "staging") -> None:
         """Append `rows` to an existing `schema.table` by binary COPY straight from Arrow (ADBC), committed."""

@@ -1,7 +1,5 @@
 """Quality gates as pure functions: what must hold before a partition of the mart may be (re)written."""
 
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -35,24 +33,3 @@ def shrink_problem(counts: PartitionCounts, max_shrink: float) -> str | None:
         return (f"the catalog shrank by {shrink:.1%} ({counts.previous_accepted} products on {counts.previous_date} "
                 f"-> {counts.accepted}), more than {max_shrink:.0%}")
     return None
-
-
-def reconciliation_problems(mart_rows: Iterable[tuple[str, int]], ods_categories: Iterable[str]) -> list[str]:
-    """The mart (category, product_count) must count every accepted ODS row once, under its category."""
-    mart = list(mart_rows)
-    expected = Counter(ods_categories)
-    problems = []
-    seen = Counter(category for category, _ in mart)
-    repeated = sorted(c for c, n in seen.items() if n > 1)
-    if repeated:
-        problems.append(f"categories appear more than once: {repeated}")
-    counted = {category: count for category, count in mart}
-    if sum(count for _, count in mart) != sum(expected.values()):
-        problems.append(f"sum of product_count {sum(c for _, c in mart)} != {sum(expected.values())} ODS rows")
-    missing = sorted(set(expected) - set(counted))
-    if missing:
-        problems.append(f"ODS categories missing from the mart: {missing[:20]}")
-    wrong = sorted(c for c in set(expected) & set(counted) if counted[c] != expected[c])
-    if wrong:
-        problems.append(f"product_count differs from the ODS for: {wrong[:20]}")
-    return problems

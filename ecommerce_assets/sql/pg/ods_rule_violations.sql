@@ -1,8 +1,9 @@
--- Rows of one ODS partition that break the documented rules (the table's constraints forbid them too).
+-- Stored rows of one ODS partition that break rules the table's constraints do not enforce.
 SELECT
-    count(*) FILTER (WHERE category IS NULL OR category = '' OR category <> btrim(category)) AS bad_category,
-    count(*) FILTER (WHERE price < 0) AS negative_price,
-    count(*) FILTER (WHERE stock < 0) AS negative_stock,
-    count(*) FILTER (WHERE rating NOT BETWEEN 0 AND 5) AS rating_out_of_range
+    count(*) FILTER (WHERE category <> btrim(category, E' \t\n\x0B\f\r')) AS untrimmed_category,
+    count(*) FILTER (
+        WHERE tags IS NOT NULL
+          AND (jsonb_typeof(tags) <> 'array' OR jsonb_path_exists(tags, '$[*] ? (@.type() != "string")'))
+    ) AS tags_not_text_list
 FROM ods.fct_products
 WHERE snapshot_date = %(partition)s
