@@ -1,6 +1,7 @@
 """Every quality gate shown failing, on real services: the warehouse or the lake is made to hold something
 other than what the pipeline wrote (a trigger, a snapshot dropped by hand), and the gate must say so."""
 
+import importlib.util
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from ecommerce_assets.dsn import with_database
 from ecommerce_assets.io_managers.s3_parquet import row_groups
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.warehouse import migrate
+from ecommerce_assets_tests.conftest import REPO_ROOT
 from ecommerce_assets_tests.helpers import ALL_ASSETS, make_resources, query, run_partition
 
 PARTITION = "2025-08-01"
@@ -209,3 +211,15 @@ def test_the_stored_snapshot_has_few_row_groups(lake: S3LakeResource, pg_dsn: st
         run_partition(make_resources(lake, pg_dsn, many_pages.url, page_size=40), PARTITION, assets=[ALL_ASSETS[0]])
     meta = pq.ParquetFile(f"{lake.bucket_name()}/{KEY}", filesystem=lake.filesystem()).metadata
     assert (meta.num_rows, meta.num_row_groups) == (2_500, 1)  # 63 pages, one row group
+
+
+def test_the_fault_reports_rows_lost_column_counts_a_silent_loss() -> None:
+    spec = importlib.util.spec_from_file_location("fault_report", REPO_ROOT / "benchmarks" / "fault_report.py")
+    assert spec and spec.loader
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    expected = {"ods": {(1, "a"), (2, "b")}, "mart": {("c", 2)}}
+    assert report.lost_rows(expected, {"ods": {(1, "a"), (2, "b")}, "mart": {("c", 2)}}) == 0
+    assert report.lost_rows(expected, {"ods": {(1, "a")}, "mart": {("c", 2)}}) == 1            # a row gone
+    assert report.lost_rows(expected, {"ods": {(1, "a"), (2, "x")}, "mart": {("c", 2)}}) == 2  # a row changed
+    assert report.lost_rows(expected, {"ods": {(1, "a"), (2, "b")}, "mart": {("c", 3)}}) == 2
