@@ -23,6 +23,7 @@ from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
 from ecommerce_assets.dsn import with_database
 from ecommerce_assets.local.services import embedded_postgres, embedded_s3
 from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets.warehouse import migrate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,6 +67,10 @@ def local_environment(state_dir: Path, offline: bool, products: int, awkward: bo
         env["DAGSTER_HOME"] = str(dagster_home)
         os.environ.update(env)
         S3LakeResource().ensure_bucket()
+        with psycopg.connect(os.environ["ECOM_PG_DSN"]) as conn:
+            applied = migrate(conn)  # the set-up step; runs themselves only check the schema
+        if applied:
+            print(f"warehouse migrations applied: {', '.join(applied)}")
         yield env
 
 
