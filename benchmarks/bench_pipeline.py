@@ -92,6 +92,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
 
     from ecommerce_assets.dsn import with_database
     from ecommerce_assets.resources.lake import S3LakeResource
+    from ecommerce_assets.warehouse import migrate
 
     results: dict[str, Any] = {"sizes": sizes, "reps": reps, "page_size": page_size, "stages": {}, "loaders": {}}
     with _services(None) as (admin_dsn, endpoint):
@@ -103,6 +104,8 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
                     name = f"bench_{uuid.uuid4().hex[:10]}"
                     with psycopg.connect(admin_dsn, autocommit=True) as conn:
                         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                    with psycopg.connect(with_database(admin_dsn, name)) as conn:
+                        migrate(conn)  # the set-up step; runs only check the schema
                     bucket = f"bench-{uuid.uuid4().hex[:12]}"
                     S3LakeResource(bucket=bucket, endpoint_url=endpoint).ensure_bucket()
                     env = {"ECOM_PG_DSN": with_database(admin_dsn, name), "ECOM_S3_ENDPOINT_URL": endpoint,
