@@ -16,7 +16,7 @@ without_id AS (
         record_json,
         CASE
             WHEN NOT coalesce(try(json_valid(record_json)), false) THEN
-                CASE WHEN ecom_lone_surrogate(record_json) THEN 'text_invalid_unicode' ELSE 'invalid_json' END
+                ecom_undecodable_reason(record_json)
             WHEN json_type(record_json) <> 'OBJECT' THEN 'not_an_object'
             WHEN coalesce(json_type(record_json, '$.id'), 'NULL') = 'NULL' THEN 'missing_id'
             ELSE 'id_not_integer'
@@ -98,7 +98,7 @@ checked AS (
         *,
         CASE
             WHEN undecodable THEN
-                CASE WHEN ecom_lone_surrogate(record_json) THEN 'text_invalid_unicode' ELSE 'invalid_json' END
+                ecom_undecodable_reason(record_json)
             WHEN NOT price_ok THEN 'price_not_numeric'
             WHEN NOT stock_ok THEN 'stock_not_numeric'
             WHEN NOT rating_ok THEN 'rating_not_numeric'

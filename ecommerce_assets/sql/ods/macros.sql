@@ -42,3 +42,7 @@ CREATE OR REPLACE TEMP MACRO ecom_lone_surrogate(j) AS regexp_matches(
     ),
     '\\u[dD][89a-fA-F][0-9a-fA-F]{2}'
 );
+
+-- Why a record the JSON reader refuses is rejected.
+CREATE OR REPLACE TEMP MACRO ecom_undecodable_reason(j) AS
+    CASE WHEN ecom_lone_surrogate(j) THEN 'text_invalid_unicode' ELSE 'invalid_json' END;
