@@ -28,6 +28,7 @@ from psycopg import sql
 
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
 from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
+from ecommerce_assets.diagnosis import describe_error
 from ecommerce_assets.dsn import with_database
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
 from ecommerce_assets.local.services import embedded_s3, free_port, postgres_answers
@@ -71,10 +72,7 @@ def run(res: dict[str, Any], refetch: bool = False, selection: list[Any] | None 
 def error_of(result: ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            while (error.cls_name or "").startswith("Dagster") and error.cause:
-                error = error.cause
-            return error.message.strip().splitlines()[0].split(": ", 1)[-1][:80]
+            return describe_error(event.step_failure_data.error).splitlines()[0].split(": ", 1)[-1][:80]
     return "succeeded"
 
 

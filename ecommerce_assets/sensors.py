@@ -16,9 +16,9 @@ from dagster import (
     run_failure_sensor,
     sensor,
 )
-from dagster._utils.error import SerializableErrorInfo
 
 from ecommerce_assets.assets.raw import RAW_PRODUCTS_LOCATION
+from ecommerce_assets.diagnosis import describe_error
 from ecommerce_assets.lake_keys import snapshot_partition
 from ecommerce_assets.partitions import daily_partitions
 from ecommerce_assets.resources.alerts import AlertWebhookResource
@@ -83,20 +83,13 @@ def raw_snapshot_s3_sensor(context: SensorEvaluationContext, lake: S3LakeResourc
     return SensorResult(asset_events=events, cursor=json.dumps(seen, sort_keys=True))
 
 
-def _root_cause(error: SerializableErrorInfo) -> str:
-    """The first error that is not Dagster's wrapper (e.g. the fetch error an IO manager carried)."""
-    while (error.cls_name or "").startswith("Dagster") and error.cause is not None:
-        error = error.cause
-    return f"{error.cls_name}: {error.message.strip()}" if error.cls_name else error.message.strip()
-
-
 def failure_message(context: RunFailureSensorContext) -> dict[str, Any]:
     """What failed, for the log and the webhook: run, job, partition, assets and the errors."""
     run = context.dagster_run
     errors = []
     for event in context.get_step_failure_events():
         data = event.step_failure_data
-        text = _root_cause(data.error) if data is not None and data.error is not None else event.message
+        text = describe_error(data.error) if data is not None and data.error is not None else event.message
         errors.append(f"{event.step_key}: {text}")
     planned = context.instance.get_records_for_run(
         run_id=run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# One command from a fresh clone: install into .venv, start the services that are not configured
-# (PostgreSQL, S3; the catalog server with --offline), materialize yesterday's partition of all three
-# assets and print the mart.   ./scripts/run.sh [--offline] [--date YYYY-MM-DD]
+# One command from a fresh clone: install what running needs into .venv, start the services that are not
+# configured (PostgreSQL, S3; the catalog server with --offline), materialize yesterday's partition of all
+# three assets and print the mart.   ./scripts/run.sh [--offline] [--date YYYY-MM-DD] [--help for all flags]
 # The Dagster UI with the same services:   ./scripts/run.sh dev [--offline]
+export ECOM_EXTRA="${ECOM_EXTRA:-local}"
 source "$(dirname "$0")/_venv.sh"
+export ECOM_LOCAL_COMMAND="./scripts/run.sh"
 if [ "${1:-}" = "dev" ]; then
     shift
     exec .venv/bin/ecommerce-local dev "$@"

@@ -3,7 +3,11 @@
 # pytest (unit and integration tests; the integration tests use PostgreSQL at $ECOM_TEST_PG_DSN or start
 # an embedded one, and start their own S3 server and catalog server on loopback).
 #   ./scripts/test.sh [pytest arguments]
+export ECOM_EXTRA=dev ECOM_WITH_AIRFLOW=1
 source "$(dirname "$0")/_venv.sh"
-.venv/bin/ruff check --quiet . && echo "ruff: clean"
-.venv/bin/mypy --no-error-summary && echo "mypy: clean"
+# (set -e from _venv.sh: a finding stops here with a non-zero exit)
+.venv/bin/ruff check --quiet .
+echo "ruff: clean"
+.venv/bin/mypy --no-error-summary
+echo "mypy: clean"
 exec .venv/bin/python -m pytest "$@"

@@ -17,6 +17,7 @@ from dagster import (
     AssetExecutionContext,
     Config,
     DagsterLogManager,
+    Failure,
     MetadataValue,
     Output,
     asset,
@@ -164,7 +165,7 @@ def raw_products_parquet(
         return
     problem = late_fetch_problem(partition, datetime.now(UTC).date(), config.max_fetch_lag_days)
     if problem and not config.allow_late_fetch:
-        raise ValueError(problem)
+        raise Failure(description=problem, metadata={"partition": context.partition_key})
     client = catalog_api.client()
     api = client.public_url(client.settings.base_url)
     context.log.info(f"fetching {api}/products, {client.settings.page_size} per page")

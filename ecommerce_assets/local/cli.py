@@ -1,98 +1,207 @@
 """`ecommerce-local run|dev`: materialize a day end to end, or open the Dagster UI, on this machine alone.
 
-Services that are not configured are started embedded and stopped on exit: PostgreSQL (pgserver, data in
-`.local/pgdata`) when ECOM_PG_DSN is unset, moto's S3 server when ECOM_S3_ENDPOINT_URL is unset, and with
-`--offline` the bundled catalog server instead of the public API.
+Services the environment does not configure are started embedded, their data kept in the state folder
+(`.local/`): PostgreSQL (pgserver, `.local/pgdata`) when ECOM_PG_DSN is unset, an S3 server over a folder
+(rclone, `.local/lake`) when ECOM_S3_ENDPOINT_URL is unset, and with --offline the bundled catalog server
+instead of the public API. Dagster's run history goes to a database of its own (DAGSTER_PG_URL, else the
+database `dagster` next to the warehouse). Configuration problems are reported before a run starts.
 """
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from ecommerce_assets.assets.raw import RAW_PRODUCTS_LOCATION
 from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
+from ecommerce_assets.diagnosis import SetupProblem
 from ecommerce_assets.dsn import with_database
-from ecommerce_assets.local.services import embedded_postgres, embedded_s3
+from ecommerce_assets.io_managers.s3_parquet import stored_object_exists
+from ecommerce_assets.local import preflight, report
+from ecommerce_assets.local.services import embedded_postgres, persistent_s3
+from ecommerce_assets.resources.catalog_api import DEFAULT_BASE_URL
 from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_assets.warehouse import migrate
+from ecommerce_assets.warehouse import migrate, missing_migrations
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DAGSTER_DATABASE = "dagster"
+JOB = "ecommerce_daily_job"
+ASSETS = ("raw_products_parquet", "ods_fct_products", "dm_fct_ecommerce")
 
 
-def _ensure_database(admin_dsn: str, name: str) -> None:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+@dataclass(frozen=True)
+class Options:
+    command: str
+    offline: bool
+    partition: date | None
+    products: int
+    awkward: bool
+    port: int
+    state_dir: Path
+    verbose: bool
+    run_config: dict[str, Any]
+    rerun: str
+
+
+def _ensure_database(admin_dsn: str, name: str, variable: str) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return
+        try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege:
+            raise SetupProblem(
+                f"{variable} is unset and the database {name} does not exist; the login of ECOM_PG_DSN may not "
+                f"create it\n  → create it (createdb {name}) or set {variable} to a database for Dagster's run history"
+            ) from None
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _postgres(stack: ExitStack, state_dir: Path, env: dict[str, str]) -> None:
+    configured = os.environ.get("ECOM_PG_DSN")
+    if configured:
+        hint = "\n    (or unset ECOM_PG_DSN: ./scripts/run.sh then starts an embedded PostgreSQL in .local/pgdata)"
+        preflight.check_postgres(configured, "ECOM_PG_DSN", hint)
+        dagster_url = os.environ.get("DAGSTER_PG_URL")
+        if dagster_url:
+            preflight.check_postgres(dagster_url, "DAGSTER_PG_URL")
+            where = "DAGSTER_PG_URL"
+        else:
+            _ensure_database(configured, DAGSTER_DATABASE, "DAGSTER_PG_URL")
+            dagster_url = with_database(configured, DAGSTER_DATABASE)
+            where = f"database {DAGSTER_DATABASE} beside the warehouse (DAGSTER_PG_URL unset)"
+        preflight.check_separate_databases(configured, dagster_url)
+        env["DAGSTER_PG_URL"] = dagster_url
+        _say(f"PostgreSQL: ECOM_PG_DSN; Dagster's run history in {where}")
+        return
+    admin = stack.enter_context(embedded_postgres(state_dir / "pgdata"))
+    for name in ("warehouse", DAGSTER_DATABASE):
+        _ensure_database(admin, name, "DAGSTER_PG_URL")
+    env["ECOM_PG_DSN"] = with_database(admin, "warehouse")
+    env["DAGSTER_PG_URL"] = with_database(admin, DAGSTER_DATABASE)
+    _say(f"PostgreSQL: embedded, data in {state_dir / 'pgdata'} (databases warehouse and {DAGSTER_DATABASE})")
+
+
+def _lake(stack: ExitStack, state_dir: Path, env: dict[str, str]) -> None:
+    if os.environ.get("ECOM_S3_ENDPOINT_URL"):
+        preflight.check_lake("\n    (or unset ECOM_S3_ENDPOINT_URL: the embedded lake keeps "
+                                               "its objects in .local/lake)")
+        _say(f"lake: ECOM_S3_ENDPOINT_URL {os.environ['ECOM_S3_ENDPOINT_URL']}")
+        return
+    lake = stack.enter_context(persistent_s3(state_dir / "lake"))
+    env.update({"ECOM_S3_ENDPOINT_URL": lake.endpoint_url, "AWS_ACCESS_KEY_ID": lake.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": lake.secret_access_key})
+    os.environ.update(env)
+    preflight.check_lake()
+    _say(f"lake: embedded S3 (rclone) at {lake.endpoint_url}, objects kept in {lake.directory}")
+
+
+def _catalog(stack: ExitStack, options: Options, env: dict[str, str]) -> None:
+    if options.offline:
+        server = stack.enter_context(CatalogServer(GeneratedCatalog(size=options.products, awkward=options.awkward)))
+        env["ECOM_API_BASE_URL"] = server.url
+        _say(f"catalog: bundled catalog server at {server.url} ({options.products} products"
+             f"{', awkward records mixed in' if options.awkward else ''})")
+        return
+    base_url = os.environ.get("ECOM_API_BASE_URL") or DEFAULT_BASE_URL
+    if options.command == "dev":
+        try:
+            preflight.check_api(base_url)
+        except SetupProblem as problem:
+            _say(f"warning: {problem}")
+        return
+    key = RAW_PRODUCTS_LOCATION.key(str(options.partition))
+    raw_config = options.run_config.get("ops", {}).get("raw_products_parquet", {}).get("config", {})
+    if not raw_config.get("refetch") and stored_object_exists(S3LakeResource(), key):
+        _say(f"catalog: {base_url} not needed, the snapshot of {options.partition} is stored")
+        return
+    preflight.check_api(base_url)
+    _say(f"catalog: {base_url}")
 
 
 @contextmanager
-def local_environment(state_dir: Path, offline: bool, products: int, awkward: bool) -> Iterator[dict[str, str]]:
-    """Start whatever the environment does not configure; yields the variables a run needs."""
+def local_environment(options: Options) -> Iterator[dict[str, str]]:
+    """Check what is configured, start what is not; yields the variables a run needs (also set in os.environ)."""
+    state_dir = options.state_dir
     env: dict[str, str] = {}
     with ExitStack() as stack:
-        if not os.environ.get("ECOM_PG_DSN"):
-            admin = stack.enter_context(embedded_postgres(state_dir / "pgdata"))
-            for name in ("warehouse", "dagster"):
-                _ensure_database(admin, name)
-            env["ECOM_PG_DSN"] = with_database(admin, "warehouse")
-            env["DAGSTER_PG_URL"] = with_database(admin, "dagster")
-            print(f"embedded PostgreSQL 16 (data in {state_dir / 'pgdata'})")
-        if not os.environ.get("DAGSTER_PG_URL") and "DAGSTER_PG_URL" not in env:
-            env["DAGSTER_PG_URL"] = os.environ["ECOM_PG_DSN"]
-        if not os.environ.get("ECOM_S3_ENDPOINT_URL"):
-            env["ECOM_S3_ENDPOINT_URL"] = stack.enter_context(embedded_s3())
-            env.setdefault("AWS_ACCESS_KEY_ID", os.environ.get("AWS_ACCESS_KEY_ID", "local"))
-            env.setdefault("AWS_SECRET_ACCESS_KEY", os.environ.get("AWS_SECRET_ACCESS_KEY", "local"))
-            print(f"embedded S3 server (moto) at {env['ECOM_S3_ENDPOINT_URL']}, in memory")
-        if offline:
-            if awkward and not os.environ.get("ECOM_MAX_REJECTED_SHARE"):
-                # a third of the awkward demo catalog is rejected on purpose; let its mart through
-                env["ECOM_MAX_REJECTED_SHARE"] = "0.5"
-                print("awkward demo catalog: about a third of its records are rejected; rejected-share gate at 50%")
-            server = stack.enter_context(CatalogServer(GeneratedCatalog(size=products, awkward=awkward)))
-            env["ECOM_API_BASE_URL"] = server.url
-            print(f"bundled catalog server at {server.url} ({products} products)")
-        dagster_home = state_dir / "dagster_home"
-        dagster_home.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-        env["DAGSTER_HOME"] = str(dagster_home)
+        _postgres(stack, state_dir, env)
         os.environ.update(env)
-        S3LakeResource().ensure_bucket()
-        with psycopg.connect(os.environ["ECOM_PG_DSN"]) as conn:
-            applied = migrate(conn)  # the set-up step; runs themselves only check the schema
-        if applied:
-            print(f"warehouse migrations applied: {', '.join(applied)}")
+        _lake(stack, state_dir, env)
+        os.environ.update(env)
+        _catalog(stack, options, env)
+        if not os.environ.get("DAGSTER_HOME"):
+            dagster_home = state_dir / "dagster_home"
+            dagster_home.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+            env["DAGSTER_HOME"] = str(dagster_home)
+        os.environ.update(env)
+        _migrate(os.environ["ECOM_PG_DSN"])
         yield env
 
 
-def run(partition: str) -> None:
+def _migrate(dsn: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        if not missing_migrations(conn):
+            return
+        try:
+            applied = migrate(conn)  # the set-up step; runs themselves only check the schema
+        except psycopg.errors.InsufficientPrivilege:
+            raise SetupProblem(
+                "ECOM_PG_DSN: the warehouse schema is not current and this login may not change it\n"
+                "  → run `.venv/bin/ecommerce-warehouse migrate` once with ECOM_PG_DSN set to the schema owner"
+            ) from None
+    _say(f"warehouse migrations applied: {', '.join(applied)}")
+
+
+def run(options: Options) -> int:
     from dagster import DagsterInstance
 
     from ecommerce_assets.definitions import defs
 
-    job = defs.resolve_job_def("ecommerce_daily_job")
+    partition = str(options.partition)
+    job = defs.resolve_job_def(JOB)
+    level = "INFO" if options.verbose else "CRITICAL"
+    run_config = {**options.run_config, "loggers": {"console": {"config": {"log_level": level}}}}
+    _say(f"materializing {' → '.join(ASSETS)} for {partition} …")
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            partition_key=partition, instance=instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
+        result = job.execute_in_process(partition_key=partition, instance=instance, raise_on_error=False,
+                                        run_config=run_config)
+        log_path = options.state_dir / "logs" / f"{partition}_{result.run_id[:8]}.log"
+        report.write_log(instance, result.run_id, log_path)
+    events = result.all_events
+    materialized = report.materializations(events)
+    evaluations = result.get_asset_check_evaluations()
+    lines = report.summary(materialized, evaluations)
     if not result.success:
-        for event in result.all_events:
-            if event.is_failure and event.step_failure_data is not None:
-                print(event.step_failure_data.error.to_string() if event.step_failure_data.error else event.message,
-                      file=sys.stderr)
-        raise SystemExit(f"run {result.run_id} failed")
-    print(f"run {result.run_id} materialized raw_products_parquet, ods_fct_products, dm_fct_ecommerce for {partition}")
+        failed = report.failures(events)
+        not_run = [a for a in ASSETS if a not in materialized and a not in {f.step for f in failed}]
+        for line in lines:
+            _say(line)
+        for line in report.failure_report(result.run_id, partition, failed, not_run, options.rerun, log_path):
+            print(line, file=sys.stderr, flush=True)
+        return 1
+    _say(f"run {result.run_id[:8]} materialized {', '.join(ASSETS)} for {partition} (log: {log_path})")
+    for line in lines:
+        _say(line)
     print_mart(os.environ["ECOM_PG_DSN"], partition)
+    return 0
 
 
 def print_mart(dsn: str, partition: str) -> None:
@@ -104,43 +213,100 @@ def print_mart(dsn: str, partition: str) -> None:
     header = ("category", "product_count", "total_stock", "avg_price", "avg_rating")
     table = [header] + [tuple("" if v is None else str(v) for v in row) for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    print(f"\ndm.fct_ecommerce, report_date = {partition}")
+    _say(f"\ndm.fct_ecommerce, report_date = {partition}")
     for i, row in enumerate(table):
-        print("  ".join(v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(row, widths, strict=False))))
+        _say("  ".join(v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(row, widths, strict=True))))
         if i == 0:
-            print("  ".join("-" * w for w in widths))
+            _say("  ".join("-" * w for w in widths))
 
 
-def dev(port: int) -> None:
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "ecommerce_assets", "-h", "127.0.0.1", "-p", str(port)]
-    print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C stops it and the embedded services)")
-    process = subprocess.Popen(command, cwd=REPO_ROOT)
+def dev(options: Options) -> int:
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "ecommerce_assets", "-h", "127.0.0.1",
+               "-p", str(options.port)]
+    env = dict(os.environ)
+    if not options.verbose:
+        env["PYTHONWARNINGS"] = "ignore"
+    _say(f"Dagster UI on http://127.0.0.1:{options.port} (Ctrl-C stops it and the embedded services)")
+    # `dagster dev` stops on SIGINT; restore its default handler in the child in case ours ignores it
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     try:
-        process.wait()
+        return process.wait()
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
+        return 0
 
 
-def main(argv: list[str] | None = None) -> None:
-    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+def parse(argv: list[str] | None, today: date) -> Options:
+    yesterday = today - timedelta(days=1)
     parser = argparse.ArgumentParser(prog="ecommerce-local", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "dev"], help="run: materialize one day and print the mart; dev: the UI")
     parser.add_argument("--offline", action="store_true", help="use the bundled catalog server, not the public API")
-    parser.add_argument("--date", default=yesterday, help="partition (YYYY-MM-DD); default yesterday, UTC")
-    parser.add_argument("--products", type=int, default=194, help="catalog size with --offline")
+    parser.add_argument("--date", default=str(yesterday), help=f"partition (YYYY-MM-DD); default yesterday, UTC ({yesterday})")
+    parser.add_argument("--products", type=int, default=194, help="catalog size with --offline (default 194)")
     parser.add_argument("--awkward", action="store_true", help="with --offline, mix in records the rules reject")
-    parser.add_argument("--port", type=int, default=3000, help="UI port for dev")
-    parser.add_argument("--state-dir", type=Path, default=Path.cwd() / ".local", help="embedded services' data")
+    parser.add_argument("--port", type=int, default=3000, help="UI port for dev (default 3000)")
+    parser.add_argument("--state-dir", type=Path, default=Path(".local"),
+                        help="where the embedded services keep their data and runs their logs (default .local)")
+    parser.add_argument("--verbose", action="store_true", help="Dagster's log and stack traces on the terminal")
+    options = parser.add_argument_group("asset options (run config) for run")
+    options.add_argument("--refetch", action="store_true", help="fetch again and replace a stored snapshot")
+    options.add_argument("--allow-late-fetch", action="store_true",
+                         help="store today's catalog under a date more than --max-fetch-lag-days ago")
+    options.add_argument("--max-fetch-lag-days", type=int, help="days after its date a partition may be fetched (3)")
+    options.add_argument("--accept-rejected-share", action="store_true",
+                         help="build the mart although more records were rejected than ECOM_MAX_REJECTED_SHARE")
+    options.add_argument("--confirm-shrink", action="store_true",
+                         help="build the mart although the catalog shrank more than ECOM_MAX_CATALOG_SHRINK")
     args = parser.parse_args(argv)
-    date.fromisoformat(args.date)
-    args.state_dir.mkdir(parents=True, exist_ok=True)
-    with local_environment(args.state_dir.resolve(), args.offline, args.products, args.awkward):
-        if args.command == "run":
-            run(args.date)
-        else:
-            dev(args.port)
+    raw: dict[str, Any] = {k: True for k in ("refetch", "allow_late_fetch") if getattr(args, k)}
+    if args.max_fetch_lag_days is not None:
+        raw["max_fetch_lag_days"] = args.max_fetch_lag_days
+    mart = {k: True for k in ("accept_rejected_share", "confirm_shrink") if getattr(args, k)}
+    ops = {name: {"config": config} for name, config in (("raw_products_parquet", raw), ("dm_fct_ecommerce", mart))
+           if config}
+    given = list(sys.argv[1:] if argv is None else argv)
+    prefix = os.environ.get("ECOM_LOCAL_COMMAND") or "ecommerce-local"
+    if prefix.endswith("run.sh") and given[:1] == ["run"]:
+        given = given[1:]
+    rerun = " ".join([prefix, *map(shlex.quote, given)])
+    return Options(
+        command=args.command, offline=args.offline,
+        partition=preflight.partition_date(args.date, today) if args.command == "run" else None,
+        products=args.products, awkward=args.awkward, port=args.port, state_dir=args.state_dir.resolve(),
+        verbose=args.verbose, run_config={"ops": ops} if ops else {}, rerun=rerun,
+    )
+
+
+def _quiet() -> None:
+    """Third-party warnings are not the user's business on this command's terminal (--verbose shows them)."""
+    warnings.filterwarnings("ignore")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+
+
+def main(argv: list[str] | None = None) -> None:
+    verbose = "--verbose" in (sys.argv[1:] if argv is None else argv)
+    if not verbose:
+        _quiet()
+    try:
+        options = parse(argv, datetime.now(UTC).date())
+        options.state_dir.mkdir(parents=True, exist_ok=True)
+        with local_environment(options):
+            code = run(options) if options.command == "run" else dev(options)
+    except SetupProblem as problem:
+        print(f"ecommerce-local: {problem}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as error:
+        if verbose:
+            raise
+        print(f"ecommerce-local: unexpected {type(error).__name__}: {error}\n  (--verbose shows the stack trace)",
+              file=sys.stderr)
+        code = 1
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

