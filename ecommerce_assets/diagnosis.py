@@ -32,8 +32,8 @@ def describe_error(error: SerializableErrorInfo) -> str:
     """`Class: message` of the root cause, one message, no stack."""
     cause = root_cause(error)
     message = cause.message.strip()
-    if cause.cls_name and message.startswith(f"{cause.cls_name}:"):
-        message = message[len(cause.cls_name) + 1:].strip()
+    if cause.cls_name:  # Dagster's messages repeat the (qualified) class name
+        message = re.sub(rf"^([\w.]*\.)?{re.escape(cause.cls_name)}:\s*", "", message)
     return message if cause.cls_name in (None, "Failure") else f"{cause.cls_name}: {message}"
 
 

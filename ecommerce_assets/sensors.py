@@ -35,7 +35,7 @@ def _known_etag(context: SensorEvaluationContext, partition: str) -> str | None:
     for record in result.records:
         materialization = record.asset_materialization
         if materialization is not None and "etag" in materialization.metadata:
-            return str(materialization.metadata["etag"].value)
+            return str(materialization.metadata["etag"].value).strip('"')
     return None
 
 
@@ -57,7 +57,8 @@ def raw_snapshot_s3_sensor(context: SensorEvaluationContext, lake: S3LakeResourc
     )
     for page in pages:
         for obj in page.get("Contents", []):
-            key, etag = str(obj["Key"]), str(obj["ETag"])
+            # S3 quotes ETags; some S3-compatible servers (rclone) list them bare
+            key, etag = str(obj["Key"]), str(obj["ETag"]).strip('"')
             if seen.get(key) == etag:
                 continue
             seen[key] = etag

@@ -76,10 +76,11 @@ def test_rejected_share_blocks_the_mart_and_keeps_the_previous_rows(lake: S3Lake
         assert not second.success
         assert check_results(second)["ods_fct_products__rejected_share"] is False
         assert query(pg_dsn, "SELECT count(*) FROM ods.rejected_products") == [(20,)]
-        # The blocking check stopped the mart in this run: its previous rows are intact.
+        # The mart refused the day in this run, saying how to accept it: its previous rows are intact.
         assert query(pg_dsn, "SELECT category, product_count, loaded_at FROM dm.fct_ecommerce ORDER BY 1") == before
-        started = [e.step_key for e in second.all_events if e.event_type == DagsterEventType.STEP_START]
-        assert started == ["raw_products_parquet", "ods_fct_products"]  # the mart's step never ran
+        failed = [e for e in second.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+        assert [e.step_key for e in failed] == ["dm_fct_ecommerce"]
+        assert "`accept_rejected_share: true`" in failed[0].step_failure_data.error.message  # type: ignore[union-attr]
 
         # A separate run of the mart alone (as Airflow would) is blocked too, with a clear message.
         alone = materialize(ALL_ASSETS, selection=[dm_fct_ecommerce], partition_key=PARTITION, resources=gated,

@@ -220,6 +220,10 @@ def print_mart(dsn: str, partition: str) -> None:
             _say("  ".join("-" * w for w in widths))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def dev(options: Options) -> int:
     command = [sys.executable, "-m", "dagster", "dev", "-m", "ecommerce_assets", "-h", "127.0.0.1",
                "-p", str(options.port)]
@@ -227,14 +231,21 @@ def dev(options: Options) -> int:
     if not options.verbose:
         env["PYTHONWARNINGS"] = "ignore"
     _say(f"Dagster UI on http://127.0.0.1:{options.port} (Ctrl-C stops it and the embedded services)")
-    # `dagster dev` stops on SIGINT; restore its default handler in the child in case ours ignores it
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env,
+    # Ctrl-C or SIGTERM (even when started in the background, where SIGINT is ignored) stops `dagster dev`
+    # with SIGINT — its own way to stop — and then the embedded services.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    # run from the state folder: Dagster warns about a dagster.yaml in the working folder that is not DAGSTER_HOME's
+    process = subprocess.Popen(command, cwd=options.state_dir, env=env,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     try:
         return process.wait()
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
         return 0
 
 
@@ -300,6 +311,8 @@ def main(argv: list[str] | None = None) -> None:
         code = 2
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:  # the output was piped into `head`, say
+        code = 0
     except Exception as error:
         if verbose:
             raise

@@ -1,6 +1,7 @@
 """What a local run tells its user: a summary of each layer, the checks, and — when the run failed — the
 root cause once, the command line that fixes it, and where the full log is."""
 
+import json
 import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
@@ -120,10 +121,16 @@ def ods_lines(meta: Mapping[str, Any]) -> list[str]:
 def check_lines(evaluations: Sequence[AssetCheckEvaluation]) -> list[str]:
     passed = [e for e in evaluations if e.passed]
     failed = [e for e in evaluations if not e.passed]
-    lines = [f"checks: {len(passed)} passed, {len(failed)} failed"]
+    if not evaluations:
+        return []
+    warned = [e for e in failed if e.severity.value == "WARN"]
+    lines = [f"checks: {len(passed)} passed, {len(failed) - len(warned)} failed, {len(warned)} warned"]
     for evaluation in failed:
-        detail = ", ".join(f"{k}={getattr(v, 'value', v)}" for k, v in list(evaluation.metadata.items())[:4])
-        lines.append(f"  FAILED {evaluation.check_name} ({evaluation.severity.value.lower()}): {detail}")
+        values = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+        detail = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in values.items())
+        detail = detail if len(detail) <= WIDTH else detail[:WIDTH - 1] + "…"
+        label = "WARNED" if evaluation.severity.value == "WARN" else "FAILED"
+        lines.append(f"  {label} {evaluation.check_name}: {detail}")
     return lines
 
 

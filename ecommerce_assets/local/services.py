@@ -1,6 +1,7 @@
 """Real services on loopback for a machine that has none: PostgreSQL from pgserver, a persistent S3 lake
 from rclone (`rclone serve s3` over a directory), and moto's in-memory S3 server for tests."""
 
+import json
 import os
 import shutil
 import socket
@@ -35,11 +36,37 @@ def embedded_postgres(datadir: Path) -> Iterator[str]:
     """PostgreSQL 16 from the `pgserver` wheel, data kept in `datadir`; yields a libpq URL on loopback."""
     import pgserver  # installed by the `local` extra: imported only when no PostgreSQL is configured
 
+    _forget_dead_handles(datadir)
     server = pgserver.get_server(str(datadir), cleanup_mode="stop")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+
+
+def _forget_dead_handles(datadir: Path) -> None:
+    """pgserver stops its server when the last process holding it exits, counting holders in
+    `.handle_pids.json`; a holder that was killed stays listed and would keep the server running for good."""
+    handles = datadir / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = [int(pid) for pid in json.loads(handles.read_text())]
+    except (ValueError, TypeError):
+        return
+    alive = [pid for pid in pids if _alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
