@@ -6,6 +6,7 @@ from importlib import resources
 
 import psycopg
 
+from ecommerce_assets.diagnosis import postgres_problem
 from ecommerce_assets.sql import load_sql
 
 _LOCK_KEY = 0x65636F6D  # advisory lock serialising concurrent migrators
@@ -70,8 +71,14 @@ def main(argv: list[str] | None = None) -> None:
     dsn = os.environ.get("ECOM_PG_DSN")
     if not dsn:
         raise SystemExit("ECOM_PG_DSN is not set")
-    with psycopg.connect(dsn) as conn:
-        applied = migrate(conn)
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            applied = migrate(conn)
+    except psycopg.OperationalError as error:
+        raise SystemExit(postgres_problem(error, "ECOM_PG_DSN", dsn)) from None
+    except psycopg.errors.InsufficientPrivilege as error:
+        raise SystemExit(f"ECOM_PG_DSN: the login may not change the schema ({error})\n"
+                         "  → run the migrations as the login that owns the warehouse") from None
     print("applied: " + (", ".join(applied) if applied else "nothing, the warehouse is up to date"))
 
 

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
 from ecommerce_assets.dsn import with_database
-from ecommerce_assets.local.services import embedded_postgres, embedded_s3, postgres_answers
+from ecommerce_assets.local.services import embedded_postgres, embedded_s3, persistent_s3, postgres_answers
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.warehouse import migrate
 
@@ -65,10 +65,28 @@ def s3_endpoint() -> Iterator[str]:
                 os.environ[key] = value
 
 
+@pytest.fixture(scope="session")
+def rclone_endpoint(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The local platform's S3 server (`rclone serve s3` over a folder), with the same credentials as moto's."""
+    with persistent_s3(tmp_path_factory.mktemp("rclone") / "lake", credentials=("testing", "testing")) as served:
+        yield served.endpoint_url
+
+
 @pytest.fixture
 def lake(s3_endpoint: str) -> Iterator[S3LakeResource]:
     """A fresh bucket for this test, emptied and removed afterwards."""
-    resource = S3LakeResource(bucket=f"test-{uuid.uuid4().hex[:16]}", endpoint_url=s3_endpoint)
+    yield from throwaway_bucket(s3_endpoint)
+
+
+@pytest.fixture(params=["moto", "rclone"])
+def any_lake(request: pytest.FixtureRequest, s3_endpoint: str) -> Iterator[S3LakeResource]:
+    """A fresh bucket on each S3 server the project runs on: moto (tests) and rclone (the local platform)."""
+    endpoint = s3_endpoint if request.param == "moto" else request.getfixturevalue("rclone_endpoint")
+    yield from throwaway_bucket(endpoint)
+
+
+def throwaway_bucket(endpoint: str) -> Iterator[S3LakeResource]:
+    resource = S3LakeResource(bucket=f"test-{uuid.uuid4().hex[:16]}", endpoint_url=endpoint)
     resource.ensure_bucket()
     yield resource
     client = resource.client()

@@ -47,8 +47,9 @@ def reported(result: Any) -> list[tuple[str, str]]:
     return [(e.partition, e.metadata["source"].value if "source" in e.metadata else "") for e in result.asset_events]
 
 
-def test_lake_sensor_records_external_snapshots(dagster_instance: DagsterInstance, lake: S3LakeResource,
+def test_lake_sensor_records_external_snapshots(dagster_instance: DagsterInstance, any_lake: S3LakeResource,
                                                 pg_dsn: str, catalog_server: CatalogServer) -> None:
+    lake = any_lake  # moto quotes ETags in listings, rclone does not: the pipeline's own object is known on both
     resources = make_resources(lake, pg_dsn, catalog_server.url)
     automation_start = evaluate_automation_conditions(defs=defs, instance=dagster_instance)  # as the daemon would
     run_partition(resources, "2025-04-01", assets=[raw_products_parquet], instance=dagster_instance)

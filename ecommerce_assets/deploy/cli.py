@@ -4,9 +4,13 @@ import argparse
 import os
 import sys
 
+import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ecommerce_assets.deploy.metabase import MetabaseAdmin, WarehouseConnection, init_metabase
 from ecommerce_assets.deploy.urls import exec_with_urls
 from ecommerce_assets.deploy.warehouse import Login, WarehousePlan, init_warehouse
+from ecommerce_assets.diagnosis import postgres_problem, s3_problem
 from ecommerce_assets.resources.lake import S3LakeResource
 
 # What each step reads from the environment (compose must provide the required ones; tests check it).
@@ -58,10 +62,24 @@ def main(argv: list[str] | None = None) -> None:
                                             "ECOM_PG_ADMIN_DSN and DAGSTER_PG_URL built from their parts")
     parser.add_argument("step", choices=sorted(REQUIRED_ENV))
     args = parser.parse_args(argv)
-    if args.step == "init-warehouse":
+    try:
+        _run_step(args.step)
+    except psycopg.OperationalError as error:
+        variable = "ECOM_PG_ADMIN_DSN" if args.step == "init-warehouse" else "ECOM_PG_DSN"
+        raise SystemExit(postgres_problem(error, variable, os.environ.get(variable, ""))) from None
+    except (BotoCoreError, ClientError) as error:
+        lake = S3LakeResource()
+        problem = s3_problem(error, lake.endpoint(), lake.bucket_name())
+        if problem is None:
+            raise
+        raise SystemExit(problem) from None
+
+
+def _run_step(step: str) -> None:
+    if step == "init-warehouse":
         applied = init_warehouse(_env("ECOM_PG_ADMIN_DSN"), warehouse_plan())
         print(f"warehouse ready; migrations applied: {', '.join(applied) or 'none (up to date)'}")
-    elif args.step == "init-lake":
+    elif step == "init-lake":
         lake = S3LakeResource()
         lake.ensure_bucket()
         print(f"bucket {lake.bucket_name()} ready")

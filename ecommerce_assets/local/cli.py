@@ -54,6 +54,7 @@ class Options:
     verbose: bool
     run_config: dict[str, Any]
     rerun: str
+    exec_command: list[str]
 
 
 def _ensure_database(admin_dsn: str, name: str, variable: str) -> None:
@@ -120,7 +121,7 @@ def _catalog(stack: ExitStack, options: Options, env: dict[str, str]) -> None:
              f"{', awkward records mixed in' if options.awkward else ''})")
         return
     base_url = os.environ.get("ECOM_API_BASE_URL") or DEFAULT_BASE_URL
-    if options.command == "dev":
+    if options.command != "run":  # dev, exec: the API may not be needed; say so, do not stop
         try:
             preflight.check_api(base_url)
         except SetupProblem as problem:
@@ -249,18 +250,32 @@ def dev(options: Options) -> int:
         return 0
 
 
+def execute(options: Options) -> int:
+    """The command with the services' variables (ECOM_*, AWS_*, DAGSTER_HOME, DAGSTER_PG_URL) set."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return subprocess.run(options.exec_command, env=dict(os.environ)).returncode
+    except FileNotFoundError:
+        raise SetupProblem(f"exec: no such command: {options.exec_command[0]}") from None
+    except KeyboardInterrupt:
+        return 130
+
+
 def parse(argv: list[str] | None, today: date) -> Options:
     yesterday = today - timedelta(days=1)
     parser = argparse.ArgumentParser(prog="ecommerce-local", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "dev"], help="run: materialize one day and print the mart; dev: the UI")
+    parser.add_argument("command", choices=["run", "dev", "exec"],
+                        help="run: materialize one day and print the mart; dev: the Dagster UI; exec -- CMD: run "
+                             "CMD (the dagster CLI, say) with the services' variables set")
     parser.add_argument("--offline", action="store_true", help="use the bundled catalog server, not the public API")
     parser.add_argument("--date", default=str(yesterday), help=f"partition (YYYY-MM-DD); default yesterday, UTC ({yesterday})")
     parser.add_argument("--products", type=int, default=194, help="catalog size with --offline (default 194)")
     parser.add_argument("--awkward", action="store_true", help="with --offline, mix in records the rules reject")
     parser.add_argument("--port", type=int, default=3000, help="UI port for dev (default 3000)")
-    parser.add_argument("--state-dir", type=Path, default=Path(".local"),
-                        help="where the embedded services keep their data and runs their logs (default .local)")
+    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("ECOM_LOCAL_STATE_DIR") or ".local"),
+                        help="where the embedded services keep their data and runs their logs "
+                             "(default $ECOM_LOCAL_STATE_DIR, else .local)")
     parser.add_argument("--verbose", action="store_true", help="Dagster's log and stack traces on the terminal")
     options = parser.add_argument_group("asset options (run config) for run")
     options.add_argument("--refetch", action="store_true", help="fetch again and replace a stored snapshot")
@@ -271,14 +286,19 @@ def parse(argv: list[str] | None, today: date) -> Options:
                          help="build the mart although more records were rejected than ECOM_MAX_REJECTED_SHARE")
     options.add_argument("--confirm-shrink", action="store_true",
                          help="build the mart although the catalog shrank more than ECOM_MAX_CATALOG_SHRINK")
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    own, exec_command = (given[:given.index("--")], given[given.index("--") + 1:]) if "--" in given else (given, [])
+    args = parser.parse_args(own)
+    if args.command == "exec" and not exec_command:
+        parser.error("exec needs a command: ecommerce-local exec [--offline] -- COMMAND [ARGS...]")
+    if args.command != "exec" and exec_command:
+        parser.error(f"unrecognized arguments: {' '.join(args.exec_command)}")
     raw: dict[str, Any] = {k: True for k in ("refetch", "allow_late_fetch") if getattr(args, k)}
     if args.max_fetch_lag_days is not None:
         raw["max_fetch_lag_days"] = args.max_fetch_lag_days
     mart = {k: True for k in ("accept_rejected_share", "confirm_shrink") if getattr(args, k)}
     ops = {name: {"config": config} for name, config in (("raw_products_parquet", raw), ("dm_fct_ecommerce", mart))
            if config}
-    given = list(sys.argv[1:] if argv is None else argv)
     prefix = os.environ.get("ECOM_LOCAL_COMMAND") or "ecommerce-local"
     if prefix.endswith("run.sh") and given[:1] == ["run"]:
         given = given[1:]
@@ -287,7 +307,7 @@ def parse(argv: list[str] | None, today: date) -> Options:
         command=args.command, offline=args.offline,
         partition=preflight.partition_date(args.date, today) if args.command == "run" else None,
         products=args.products, awkward=args.awkward, port=args.port, state_dir=args.state_dir.resolve(),
-        verbose=args.verbose, run_config={"ops": ops} if ops else {}, rerun=rerun,
+        verbose=args.verbose, run_config={"ops": ops} if ops else {}, rerun=rerun, exec_command=exec_command,
     )
 
 
@@ -305,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         options = parse(argv, datetime.now(UTC).date())
         options.state_dir.mkdir(parents=True, exist_ok=True)
         with local_environment(options):
-            code = run(options) if options.command == "run" else dev(options)
+            code = {"run": run, "dev": dev, "exec": execute}[options.command](options)
     except SetupProblem as problem:
         print(f"ecommerce-local: {problem}", file=sys.stderr)
         code = 2

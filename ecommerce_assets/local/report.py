@@ -6,6 +6,7 @@ import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,8 @@ def write_log(instance: DagsterInstance, run_id: str, path: Path) -> None:
         for entry in instance.all_logs(run_id):
             event = entry.dagster_event
             kind = event.event_type_value if event else "LOG"
-            out.write(f"{entry.timestamp:.3f} {kind:<28} {entry.step_key or '':<24} {entry.message or ''}\n")
+            when = datetime.fromtimestamp(entry.timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            out.write(f"{when} {kind:<28} {entry.step_key or '':<24} {entry.message or ''}\n")
             error = None
             if event is not None and event.event_type == DagsterEventType.STEP_FAILURE and event.step_failure_data:
                 error = event.step_failure_data.error

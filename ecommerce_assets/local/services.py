@@ -101,12 +101,13 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], log: 
 
 
 @contextmanager
-def persistent_s3(directory: Path, host: str = "127.0.0.1", port: int | None = None) -> Iterator[LocalLake]:
+def persistent_s3(directory: Path, host: str = "127.0.0.1", port: int | None = None,
+                  credentials: tuple[str, str] = ("ecommerce-local", "ecommerce-local-secret")) -> Iterator[LocalLake]:
     """`rclone serve s3` over `directory` (a bucket is a sub-folder, an object a file): what is stored stays
     across runs. Its log goes to `directory/../rclone.log`; it stops with the context."""
     directory.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
-    lake = LocalLake(f"http://{host}:{port}", "ecommerce-local", "ecommerce-local-secret", directory)
+    lake = LocalLake(f"http://{host}:{port}", credentials[0], credentials[1], directory)
     log = directory.parent / "rclone.log"
     with log.open("ab") as out:
         process = subprocess.Popen(

@@ -1,0 +1,252 @@
+"""The local runner as its user meets it: `./scripts/run.sh` and `ecommerce-local` driven as subprocesses.
+
+The happy path from nothing (embedded PostgreSQL, the persistent rclone lake, a re-run that reuses the
+stored snapshot and writes nothing), and the error path: every configuration mistake ends in a few lines
+that name the cause and the fix, within seconds, with a non-zero exit and no stack trace."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ecommerce_assets.dsn import with_database
+from ecommerce_assets.local.services import embedded_postgres
+from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets_tests.conftest import REPO_ROOT
+from ecommerce_assets_tests.helpers import query
+
+pytestmark = pytest.mark.integration
+
+TODAY = datetime.now(UTC).date()
+YESTERDAY = str(TODAY - timedelta(days=1))
+ANSI = re.compile(r"\x1b\[")
+
+
+@dataclass(frozen=True)
+class Finished:
+    code: int
+    out: str
+    err: str
+    seconds: float
+
+    @property
+    def both(self) -> str:
+        return self.out + self.err
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a newcomer: none of the project's variables, no AWS credentials or profile."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ECOM_", "DAGSTER_", "AWS_", "PG")) and k != "PYTHONWARNINGS"}
+    env.update(AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_CONFIG_FILE="/nonexistent",
+               ECOM_LOCAL_COMMAND="./scripts/run.sh", **extra)
+    return env
+
+
+def local(args: list[str], env: dict[str, str], timeout: float = 180) -> Finished:
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "ecommerce_assets.local.cli", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    return Finished(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+def assert_told(result: Finished, *phrases: str, max_seconds: float = 15, max_lines: int = 4) -> None:
+    """Failed quickly, said so in a few lines on stderr, each phrase among them, no stack trace, no noise."""
+    assert result.code != 0, result.both
+    assert result.seconds < max_seconds, (result.seconds, result.both)
+    assert "Traceback" not in result.both and not ANSI.search(result.both), result.both
+    lines = result.err.strip().splitlines()
+    assert 1 <= len(lines) <= max_lines, result.err
+    for phrase in phrases:
+        assert phrase in result.err, (phrase, result.err)
+
+
+@pytest.fixture
+def empty_database(pg_admin_dsn: str) -> Iterator[str]:
+    """A throwaway database with nothing in it (Dagster's instance storage for one test)."""
+    name = f"ecom_dagster_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(pg_admin_dsn, name)
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def services_env(pg_dsn: str, empty_database: str, lake: S3LakeResource, s3_endpoint: str) -> dict[str, str]:
+    """Variables naming this test's own warehouse, Dagster database and bucket (configured services)."""
+    return clean_env(ECOM_PG_DSN=pg_dsn, DAGSTER_PG_URL=empty_database, ECOM_S3_ENDPOINT_URL=s3_endpoint,
+                     ECOM_S3_BUCKET=lake.bucket_name(), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+
+
+def test_run_sh_from_nothing_keeps_its_data_and_a_rerun_reuses_it(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    command = ["bash", "scripts/run.sh", "--offline", "--state-dir", str(state)]
+    first = subprocess.run(command, cwd=REPO_ROOT, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    output = first.stdout + first.stderr
+    assert "Traceback" not in output and not ANSI.search(output) and "Warning" not in output, output
+    assert "fetched 194 records in 2 pages" in first.stdout
+    assert "194 accepted, 0 rejected" in first.stdout and "rows 194 inserted, 0 updated, 0 unchanged, 0 deleted" in first.stdout
+    assert "checks: 8 passed, 0 failed, 0 warned" in first.stdout
+    mart = first.stdout[first.stdout.index("dm.fct_ecommerce, report_date = "):]
+    assert mart.splitlines()[0] == f"dm.fct_ecommerce, report_date = {YESTERDAY}"
+    assert len(mart.strip().splitlines()) == 3 + 24  # title, header, rule, 24 categories
+    snapshot = state / "lake" / "ecommerce-lake" / "raw" / "products" / f"snapshot_date={YESTERDAY}" / "products.parquet"
+    stored = snapshot.read_bytes()
+
+    second = subprocess.run(command, cwd=REPO_ROOT, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "reused the stored snapshot, 194 records" in second.stdout
+    assert "rows unchanged (194 rows already stored, nothing written)" in second.stdout
+    assert "dm   24 categories; rows unchanged (24 rows already stored, nothing written)" in second.stdout
+    assert "migrations applied" not in second.stdout
+    assert second.stdout[second.stdout.index("dm.fct_ecommerce, report_date = "):] == mart
+    assert snapshot.read_bytes() == stored  # kept, not fetched again
+    assert len(list((state / "logs").glob(f"{YESTERDAY}_*.log"))) == 2
+
+    # Dagster's run history is in its own database, never among the warehouse's tables.
+    with embedded_postgres(state / "pgdata") as admin:
+        warehouse, dagster = with_database(admin, "warehouse"), with_database(admin, "dagster")
+        assert query(warehouse, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s", (YESTERDAY,)) == [(194,)]
+        assert query(warehouse, "SELECT count(*) FROM information_schema.tables WHERE table_name IN "
+                                "('runs', 'event_logs')") == [(0,)]
+        assert query(dagster, "SELECT count(*) FROM runs WHERE status = 'SUCCESS'") == [(2,)]
+
+
+def test_a_refused_run_says_why_and_the_flag_it_names_fixes_it(services_env: dict[str, str], pg_dsn: str,
+                                                              tmp_path: Path) -> None:
+    old = str(TODAY - timedelta(days=10))
+    args = ["run", "--offline", "--state-dir", str(tmp_path), "--date", old]
+    refused = local(args, services_env)
+    assert_told(refused, "raw_products_parquet:", f"partition {old} is 10 days old",
+                f"→ rerun: ./scripts/run.sh --offline --state-dir {tmp_path} --date {old} --allow-late-fetch",
+                "not run: ods_fct_products, dm_fct_ecommerce", "full log: ", max_seconds=60, max_lines=12)
+    log = Path(refused.err.split("full log: ")[1].split()[0])
+    story = log.read_text()  # the whole story is in the log, not on the terminal
+    assert "STEP_FAILURE" in story and "Stack Trace:" in story and "raise Failure(" in story
+    assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products") == [(0,)]
+
+    allowed = local([*args, "--allow-late-fetch"], services_env)
+    assert allowed.code == 0, allowed.both
+    assert "fetched 194 records in 2 pages" in allowed.out and "Traceback" not in allowed.both
+    assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s", (old,)) == [(194,)]
+    assert query(pg_dsn, "SELECT sum(product_count) FROM dm.fct_ecommerce WHERE report_date = %s", (old,)) == [(194,)]
+
+
+def test_a_blocked_mart_names_the_flag_that_accepts_it(services_env: dict[str, str], pg_dsn: str,
+                                                      tmp_path: Path) -> None:
+    args = ["run", "--offline", "--awkward", "--state-dir", str(tmp_path), "--date", YESTERDAY]
+    blocked = local(args, services_env)
+    assert_told(blocked, "dm_fct_ecommerce:", "68 of 194 records were rejected (35.1% > 5.0%)",
+                "--accept-rejected-share", max_seconds=60, max_lines=10)
+    assert "FAILED ods_fct_products__rejected_share: rejected_share=0.350515" in blocked.out
+    assert query(pg_dsn, "SELECT count(*) FROM dm.fct_ecommerce") == [(0,)]
+
+    accepted = local([*args, "--accept-rejected-share"], services_env)
+    assert accepted.code == 0, accepted.both
+    assert "reused the stored snapshot, 196 records" in accepted.out
+    assert query(pg_dsn, "SELECT sum(product_count) FROM dm.fct_ecommerce") == [(126,)]
+
+
+@pytest.mark.parametrize(("date", "phrases"), [
+    ("2026-13-01", ["--date 2026-13-01: not a date (month must be in 1..12)", f"e.g. --date {YESTERDAY}"]),
+    ("yesterday", ["--date yesterday: not a date"]),
+    (str(TODAY), [f"--date {TODAY}: today", f"the latest is --date {YESTERDAY}"]),
+    (str(TODAY + timedelta(days=1)), ["a future day", f"the latest is --date {YESTERDAY}"]),
+    ("2024-12-31", ["before the first partition", "from 2025-01-01"]),
+])
+def test_an_invalid_date_is_refused_before_anything_starts(date: str, phrases: list[str], tmp_path: Path) -> None:
+    result = local(["run", "--offline", "--date", date, "--state-dir", str(tmp_path)], clean_env())
+    assert_told(result, *phrases, max_seconds=10)
+    assert result.out == "" and not (tmp_path / "pgdata").exists()  # nothing was started
+
+
+def test_postgres_that_is_not_there_or_refuses(pg_admin_dsn: str, tmp_path: Path) -> None:
+    closed = local(["run", "--offline", "--state-dir", str(tmp_path)],
+                   clean_env(ECOM_PG_DSN="postgresql://postgres@127.0.0.1:1/warehouse"))
+    assert_told(closed, "ECOM_PG_DSN: PostgreSQL at 127.0.0.1:1", "Connection refused",
+                "start PostgreSQL or fix the host and port in ECOM_PG_DSN", "unset ECOM_PG_DSN")
+
+    no_database = local(["run", "--offline", "--state-dir", str(tmp_path)],
+                        clean_env(ECOM_PG_DSN=with_database(pg_admin_dsn, "no_such_warehouse")))
+    assert_told(no_database, 'database "no_such_warehouse" does not exist', "createdb")
+
+    no_login = local(["run", "--offline", "--state-dir", str(tmp_path)],
+                     clean_env(ECOM_PG_DSN="postgresql://no_such_login@127.0.0.1:5432/postgres"))
+    assert_told(no_login, 'role "no_such_login" does not exist', "create the login no_such_login")
+
+    not_a_url = local(["run", "--offline", "--state-dir", str(tmp_path)], clean_env(ECOM_PG_DSN="warehouse please"))
+    assert_told(not_a_url, "ECOM_PG_DSN must be a libpq URL")
+
+
+@pytest.fixture(scope="module")
+def password_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL that checks passwords (SCRAM) for the login `checked`, whose password is `right`."""
+    datadir = tmp_path_factory.mktemp("scram") / "pgdata"
+    with embedded_postgres(datadir) as admin:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("SET password_encryption = 'scram-sha-256'")
+            conn.execute("CREATE ROLE checked LOGIN PASSWORD 'right'")
+            hba = Path(conn.execute("SHOW hba_file").fetchone()[0])  # type: ignore[index]
+            hba.write_text("local all checked scram-sha-256\n" + hba.read_text())
+            conn.execute("SELECT pg_reload_conf()")
+        socket_dir = admin.split("host=")[1].split("&")[0]
+        yield f"postgresql://checked:{{password}}@/postgres?host={socket_dir}"
+
+
+def test_a_wrong_password_is_named_and_not_shown(password_postgres: str, tmp_path: Path) -> None:
+    with psycopg.connect(password_postgres.format(password="right")) as conn:  # the server does check
+        assert conn.execute("SELECT current_user").fetchone() == ("checked",)
+    result = local(["run", "--offline", "--state-dir", str(tmp_path)],
+                   clean_env(ECOM_PG_DSN=password_postgres.format(password="not-the-secret")))
+    assert_told(result, 'password authentication failed for user "checked"', "fix the password in ECOM_PG_DSN")
+    assert "not-the-secret" not in result.both
+
+
+def test_dagster_history_is_never_written_into_the_warehouse(pg_dsn: str, tmp_path: Path) -> None:
+    result = local(["run", "--offline", "--state-dir", str(tmp_path)], clean_env(ECOM_PG_DSN=pg_dsn, DAGSTER_PG_URL=pg_dsn))
+    assert_told(result, "DAGSTER_PG_URL names the warehouse database of ECOM_PG_DSN", "a database of its own")
+
+
+def test_s3_without_credentials_or_server(pg_dsn: str, empty_database: str, s3_endpoint: str, tmp_path: Path) -> None:
+    base = {"ECOM_PG_DSN": pg_dsn, "DAGSTER_PG_URL": empty_database}
+    no_keys = local(["run", "--offline", "--state-dir", str(tmp_path)], clean_env(**base, ECOM_S3_ENDPOINT_URL=s3_endpoint))
+    assert_told(no_keys, f"S3 at {s3_endpoint} (ECOM_S3_ENDPOINT_URL): no credentials",
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    nothing = local(["run", "--offline", "--state-dir", str(tmp_path)],
+                    clean_env(**base, ECOM_S3_ENDPOINT_URL="http://127.0.0.1:1", AWS_ACCESS_KEY_ID="k",
+                              AWS_SECRET_ACCESS_KEY="s"))
+    assert_told(nothing, "S3 at http://127.0.0.1:1 (ECOM_S3_ENDPOINT_URL): nothing answers")
+
+
+@pytest.mark.parametrize(("api", "reason"), [
+    ("http://127.0.0.1:1", "the connection was refused"),
+    ("http://catalog.invalid", "its host name does not resolve"),
+])
+def test_an_unreachable_api_fails_fast_and_mentions_offline(services_env: dict[str, str], api: str, reason: str,
+                                                           tmp_path: Path) -> None:
+    result = local(["run", "--state-dir", str(tmp_path)], {**services_env, "ECOM_API_BASE_URL": api})
+    assert_told(result, f"catalog API {api} (ECOM_API_BASE_URL): {reason}", "run with --offline", max_seconds=12)
+
+
+def test_exec_runs_a_command_with_the_services_variables(services_env: dict[str, str], tmp_path: Path) -> None:
+    result = local(["exec", "--offline", "--state-dir", str(tmp_path), "--", sys.executable, "-c",
+                    "import os; print(os.environ['ECOM_API_BASE_URL'], os.environ['DAGSTER_HOME'])"], services_env)
+    assert result.code == 0, result.both
+    url, home = result.out.strip().splitlines()[-1].split()
+    assert url.startswith("http://127.0.0.1:") and home == str(tmp_path / "dagster_home")
+    failing = local(["exec", "--state-dir", str(tmp_path), "--", "no-such-command-here"], services_env)
+    assert_told(failing, "exec: no such command: no-such-command-here")
