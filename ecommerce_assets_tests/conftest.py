@@ -17,6 +17,7 @@ from ecommerce_assets.dsn import with_database
 from ecommerce_assets.local.services import embedded_postgres, embedded_s3, persistent_s3, postgres_answers
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.warehouse import migrate
+from ecommerce_assets_tests.helpers import clean_env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -117,3 +118,23 @@ def write_instance_yaml(home: Path, pg_dsn: str) -> None:
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     config["storage"]["postgres"]["postgres_url"] = pg_dsn
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture
+def empty_database(pg_admin_dsn: str) -> Iterator[str]:
+    """A throwaway database with nothing in it (Dagster's instance storage for one test)."""
+    name = f"ecom_dagster_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(pg_admin_dsn, name)
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def services_env(pg_dsn: str, empty_database: str, lake: S3LakeResource, s3_endpoint: str) -> dict[str, str]:
+    """Variables naming this test's own warehouse, Dagster database and bucket (configured services)."""
+    return clean_env(ECOM_PG_DSN=pg_dsn, DAGSTER_PG_URL=empty_database, ECOM_S3_ENDPOINT_URL=s3_endpoint,
+                     ECOM_S3_BUCKET=lake.bucket_name(), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")

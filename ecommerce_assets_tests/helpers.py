@@ -1,5 +1,6 @@
 """Shared test helpers: resources wired to the test's services, and reading results back."""
 
+import os
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -130,3 +131,12 @@ def expected_mart(accepted: dict[int, dict[str, Any]]) -> list[tuple[str, int, i
         avg = lambda xs: (sum(xs) / len(xs)).quantize(Decimal("0.01"), ROUND_HALF_UP) if xs else None  # noqa: E731
         rows.append((category, len(items), sum(p["stock"] or 0 for p in items), avg(prices), avg(ratings)))
     return rows
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a newcomer: none of the project's variables, no AWS credentials or profile."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ECOM_", "DAGSTER_", "AWS_", "PG")) and k != "PYTHONWARNINGS"}
+    env.update(AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_CONFIG_FILE="/nonexistent",
+               ECOM_LOCAL_COMMAND="./scripts/run.sh", **extra)
+    return env

@@ -4,12 +4,10 @@ The happy path from nothing (embedded PostgreSQL, the persistent rclone lake, a 
 stored snapshot and writes nothing), and the error path: every configuration mistake ends in a few lines
 that name the cause and the fix, within seconds, with a non-zero exit and no stack trace."""
 
-import os
 import re
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +21,7 @@ from ecommerce_assets.dsn import with_database
 from ecommerce_assets.local.services import embedded_postgres
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets_tests.conftest import REPO_ROOT
-from ecommerce_assets_tests.helpers import query
+from ecommerce_assets_tests.helpers import clean_env, query
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +42,6 @@ class Finished:
         return self.out + self.err
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment of a newcomer: none of the project's variables, no AWS credentials or profile."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ECOM_", "DAGSTER_", "AWS_", "PG")) and k != "PYTHONWARNINGS"}
-    env.update(AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_CONFIG_FILE="/nonexistent",
-               ECOM_LOCAL_COMMAND="./scripts/run.sh", **extra)
-    return env
-
-
 def local(args: list[str], env: dict[str, str], timeout: float = 180) -> Finished:
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "ecommerce_assets.local.cli", *args], cwd=REPO_ROOT, env=env,
@@ -69,26 +58,6 @@ def assert_told(result: Finished, *phrases: str, max_seconds: float = 15, max_li
     assert 1 <= len(lines) <= max_lines, result.err
     for phrase in phrases:
         assert phrase in result.err, (phrase, result.err)
-
-
-@pytest.fixture
-def empty_database(pg_admin_dsn: str) -> Iterator[str]:
-    """A throwaway database with nothing in it (Dagster's instance storage for one test)."""
-    name = f"ecom_dagster_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(pg_admin_dsn, name)
-    finally:
-        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def services_env(pg_dsn: str, empty_database: str, lake: S3LakeResource, s3_endpoint: str) -> dict[str, str]:
-    """Variables naming this test's own warehouse, Dagster database and bucket (configured services)."""
-    return clean_env(ECOM_PG_DSN=pg_dsn, DAGSTER_PG_URL=empty_database, ECOM_S3_ENDPOINT_URL=s3_endpoint,
-                     ECOM_S3_BUCKET=lake.bucket_name(), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
 
 
 def test_run_sh_from_nothing_keeps_its_data_and_a_rerun_reuses_it(tmp_path: Path) -> None:
@@ -119,7 +88,7 @@ def test_run_sh_from_nothing_keeps_its_data_and_a_rerun_reuses_it(tmp_path: Path
 
     # Dagster's run history is in its own database, never among the warehouse's tables.
     with embedded_postgres(state / "pgdata") as admin:
-        warehouse, dagster = with_database(admin, "warehouse"), with_database(admin, "dagster")
+        warehouse, dagster = with_database(admin, "warehouse"), with_database(admin, "warehouse_dagster")
         assert query(warehouse, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s", (YESTERDAY,)) == [(194,)]
         assert query(warehouse, "SELECT count(*) FROM information_schema.tables WHERE table_name IN "
                                 "('runs', 'event_logs')") == [(0,)]
@@ -216,9 +185,25 @@ def test_a_wrong_password_is_named_and_not_shown(password_postgres: str, tmp_pat
     assert "not-the-secret" not in result.both
 
 
-def test_dagster_history_is_never_written_into_the_warehouse(pg_dsn: str, tmp_path: Path) -> None:
+def test_dagster_history_is_never_written_into_the_warehouse(pg_dsn: str, pg_admin_dsn: str, s3_endpoint: str,
+                                                            lake: S3LakeResource, tmp_path: Path) -> None:
     result = local(["run", "--offline", "--state-dir", str(tmp_path)], clean_env(ECOM_PG_DSN=pg_dsn, DAGSTER_PG_URL=pg_dsn))
     assert_told(result, "DAGSTER_PG_URL names the warehouse database of ECOM_PG_DSN", "a database of its own")
+
+    # Unset, it is derived visibly: `<warehouse>_dagster` on the same server, created for the purpose.
+    warehouse = pg_dsn.rsplit("/", 1)[1]
+    derived = f"{warehouse}_dagster"
+    env = clean_env(ECOM_PG_DSN=pg_dsn, ECOM_S3_ENDPOINT_URL=s3_endpoint, ECOM_S3_BUCKET=lake.bucket_name(),
+                    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    try:
+        done = local(["run", "--offline", "--state-dir", str(tmp_path)], env)
+        assert done.code == 0, done.both
+        assert f"Dagster's run history in database {derived} beside the warehouse (DAGSTER_PG_URL unset)" in done.out
+        assert query(with_database(pg_admin_dsn, derived), "SELECT count(*) FROM runs") == [(1,)]
+        assert query(pg_dsn, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'") == [(0,)]
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(derived)))
 
 
 def test_s3_without_credentials_or_server(pg_dsn: str, empty_database: str, s3_endpoint: str, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ Services the environment does not configure are started embedded, their data kep
 (`.local/`): PostgreSQL (pgserver, `.local/pgdata`) when ECOM_PG_DSN is unset, an S3 server over a folder
 (rclone, `.local/lake`) when ECOM_S3_ENDPOINT_URL is unset, and with --offline the bundled catalog server
 instead of the public API. Dagster's run history goes to a database of its own (DAGSTER_PG_URL, else the
-database `dagster` next to the warehouse). Configuration problems are reported before a run starts.
+database `<warehouse>_dagster` beside the warehouse's). Configuration problems are reported before a run starts.
 """
 
 import argparse
@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from ecommerce_assets.assets.raw import RAW_PRODUCTS_LOCATION
 from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
@@ -37,7 +38,14 @@ from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.warehouse import migrate, missing_migrations
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DAGSTER_DATABASE = "dagster"
+WAREHOUSE_DATABASE = "warehouse"
+
+
+def dagster_database(warehouse_dsn: str) -> str:
+    """Where Dagster's run history goes when DAGSTER_PG_URL is unset: `<warehouse database>_dagster` on the
+    same server — never the warehouse itself, and one per warehouse."""
+    database = conninfo_to_dict(warehouse_dsn).get("dbname") or WAREHOUSE_DATABASE
+    return f"{database}_dagster"
 JOB = "ecommerce_daily_job"
 ASSETS = ("raw_products_parquet", "ods_fct_products", "dm_fct_ecommerce")
 
@@ -84,19 +92,21 @@ def _postgres(stack: ExitStack, state_dir: Path, env: dict[str, str]) -> None:
             preflight.check_postgres(dagster_url, "DAGSTER_PG_URL")
             where = "DAGSTER_PG_URL"
         else:
-            _ensure_database(configured, DAGSTER_DATABASE, "DAGSTER_PG_URL")
-            dagster_url = with_database(configured, DAGSTER_DATABASE)
-            where = f"database {DAGSTER_DATABASE} beside the warehouse (DAGSTER_PG_URL unset)"
+            name = dagster_database(configured)
+            _ensure_database(configured, name, "DAGSTER_PG_URL")
+            dagster_url = with_database(configured, name)
+            where = f"database {name} beside the warehouse (DAGSTER_PG_URL unset)"
         preflight.check_separate_databases(configured, dagster_url)
         env["DAGSTER_PG_URL"] = dagster_url
         _say(f"PostgreSQL: ECOM_PG_DSN; Dagster's run history in {where}")
         return
     admin = stack.enter_context(embedded_postgres(state_dir / "pgdata"))
-    for name in ("warehouse", DAGSTER_DATABASE):
-        _ensure_database(admin, name, "DAGSTER_PG_URL")
-    env["ECOM_PG_DSN"] = with_database(admin, "warehouse")
-    env["DAGSTER_PG_URL"] = with_database(admin, DAGSTER_DATABASE)
-    _say(f"PostgreSQL: embedded, data in {state_dir / 'pgdata'} (databases warehouse and {DAGSTER_DATABASE})")
+    env["ECOM_PG_DSN"] = with_database(admin, WAREHOUSE_DATABASE)
+    name = dagster_database(env["ECOM_PG_DSN"])
+    for database in (WAREHOUSE_DATABASE, name):
+        _ensure_database(admin, database, "DAGSTER_PG_URL")
+    env["DAGSTER_PG_URL"] = with_database(admin, name)
+    _say(f"PostgreSQL: embedded, data in {state_dir / 'pgdata'} (databases {WAREHOUSE_DATABASE} and {name})")
 
 
 def _lake(stack: ExitStack, state_dir: Path, env: dict[str, str]) -> None:
