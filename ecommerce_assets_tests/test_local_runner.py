@@ -15,10 +15,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 from psycopg import sql
 
 from ecommerce_assets.dsn import with_database
-from ecommerce_assets.local.services import embedded_postgres
+from ecommerce_assets.local.services import embedded_postgres, free_port
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets_tests.conftest import REPO_ROOT
 from ecommerce_assets_tests.helpers import clean_env, query
@@ -235,3 +236,32 @@ def test_exec_runs_a_command_with_the_services_variables(services_env: dict[str,
     assert url.startswith("http://127.0.0.1:") and home == str(tmp_path / "dagster_home")
     failing = local(["exec", "--state-dir", str(tmp_path), "--", "no-such-command-here"], services_env)
     assert_told(failing, "exec: no such command: no-such-command-here")
+
+
+def test_dev_serves_the_ui_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "ecommerce_assets.local.cli", "dev", "--offline", "--port",
+                                str(port), "--state-dir", str(tmp_path)], cwd=REPO_ROOT, env=clean_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None, process.communicate()[0]
+            time.sleep(1)
+        else:
+            pytest.fail("the UI did not answer within 120 s")
+        process.terminate()  # as a service manager (or a backgrounded shell) would stop it
+        output, _ = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output and "RuntimeDirWarning" not in output, output
+    assert f"Dagster UI on http://127.0.0.1:{port}" in output
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout
+    assert leftovers == "", leftovers  # no rclone, no PostgreSQL, no Dagster process of this state folder

@@ -14,7 +14,9 @@ fi
 STAMP=".venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)-$EXTRA"
 if [ ! -f "$STAMP" ] && ! { [ "$EXTRA" = local ] && [ -f "${STAMP%-local}-dev" ]; }; then
     echo "installing the project into .venv (first time: a few minutes)" >&2
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[$EXTRA]"
+    # (setuptools warns about editable installs in general: not this project's business, silenced)
+    PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+        -e ".[$EXTRA]"
     rm -f .venv/.installed-*
     touch "$STAMP"
 fi

@@ -205,7 +205,8 @@ def run(options: Options) -> int:
         not_run = [a for a in ASSETS if a not in materialized and a not in {f.step for f in failed}]
         for line in lines:
             _say(line)
-        for line in report.failure_report(result.run_id, partition, failed, not_run, options.rerun, log_path):
+        ui = f"{options.rerun.split(' ')[0]} dev, then http://127.0.0.1:{options.port}"
+        for line in report.failure_report(result.run_id, partition, failed, not_run, options.rerun, log_path, ui):
             print(line, file=sys.stderr, flush=True)
         return 1
     _say(f"run {result.run_id[:8]} materialized {', '.join(ASSETS)} for {partition} (log: {log_path})")
@@ -237,7 +238,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def dev(options: Options) -> int:
     command = [sys.executable, "-m", "dagster", "dev", "-m", "ecommerce_assets", "-h", "127.0.0.1",
-               "-p", str(options.port)]
+               "-p", str(options.port), "--log-level", "info" if options.verbose else "warning"]
     env = dict(os.environ)
     if not options.verbose:
         env["PYTHONWARNINGS"] = "ignore"

@@ -74,7 +74,7 @@ def _wrap(text: str, indent: str = "  ") -> list[str]:
 
 
 def failure_report(run_id: str, partition: str, found: Sequence[Failure], not_run: Sequence[str],
-                   rerun: str, log_path: Path) -> list[str]:
+                   rerun: str, log_path: Path, ui_hint: str) -> list[str]:
     lines = [f"FAILED: run {run_id[:8]} for partition {partition}"]
     for failure in found:
         lines.append(f"  {failure.step}:")
@@ -85,6 +85,7 @@ def failure_report(run_id: str, partition: str, found: Sequence[Failure], not_ru
     if not_run:
         lines.append(f"  not run: {', '.join(not_run)}")
     lines.append(f"  full log: {log_path}  (stack traces on the terminal: --verbose)")
+    lines.append(f"  in the UI: {ui_hint}/runs/{run_id}")
     return lines
 
 
