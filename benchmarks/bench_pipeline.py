@@ -37,7 +37,7 @@ KEY = ["snapshot_date", "product_id"]
 
 @contextmanager
 def _services(admin_dsn: str | None) -> Iterator[tuple[str, str]]:
-    from ecommerce_assets.local.services import embedded_postgres, embedded_s3, postgres_answers
+    from ecommerce_local.services import embedded_postgres, embedded_s3, postgres_answers
 
     with ExitStack() as stack:
         dsn = admin_dsn or os.environ.get("ECOM_BENCH_PG_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -60,11 +60,11 @@ def _tempdir() -> Iterator[str]:
 
 @contextmanager
 def _catalog_server(size: int, page_size: int) -> Iterator[str]:
-    from ecommerce_assets.local.services import free_port
+    from ecommerce_local.services import free_port
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "ecommerce_assets.catalog_server", "--products", str(size), "--port", str(port),
+        [sys.executable, "-m", "ecommerce_catalog_server", "--products", str(size), "--port", str(port),
          "--pregenerate-page-size", str(page_size)],
         stdout=subprocess.PIPE, text=True,
     )
@@ -91,8 +91,8 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
     from psycopg import sql
 
     from ecommerce_assets.dsn import with_database
+    from ecommerce_assets.migrations import migrate
     from ecommerce_assets.resources.lake import S3LakeResource
-    from ecommerce_assets.warehouse import migrate
 
     results: dict[str, Any] = {"sizes": sizes, "reps": reps, "page_size": page_size, "stages": {}, "loaders": {}}
     with _services(None) as (admin_dsn, endpoint):
@@ -194,11 +194,11 @@ def worker_stages(size: int) -> dict[str, Any]:
 
     from ecommerce_assets.io_managers.pg_partitions import TableName, read_partition, write_partition
     from ecommerce_assets.io_managers.s3_parquet import local_copy, row_groups
+    from ecommerce_assets.migrations import migrate
     from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
     from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart
     from ecommerce_assets.transforms.products import clean_products
     from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, DuckDBPageParser, page_batch
-    from ecommerce_assets.warehouse import migrate
 
     client = CatalogApiResource().client()
     server_seconds = 0.0
@@ -281,6 +281,25 @@ def _dlt_dsn(dsn: str) -> str:
     return urlunsplit((parts.scheme, f"{user.split(':')[0]}:unused@{host}", parts.path, parts.query, parts.fragment))
 
 
+
+def copy_csv(conn: Any, table: Any, rows: Any) -> None:
+    """The plain-COPY reference: an Arrow table COPYed into `table` as CSV written by Arrow (nulls unquoted,
+    empty strings quoted); a writer thread sends one batch while Arrow formats the next."""
+    import io
+
+    import pyarrow.csv as pacsv
+    from psycopg import sql
+    from psycopg.copy import QueuedLibpqWriter
+
+    statement = sql.SQL((Path(__file__).parent / "copy_into.sql").read_text()).format(
+        table=table, columns=sql.SQL(", ").join(sql.Identifier(n) for n in rows.column_names))
+    options = pacsv.WriteOptions(include_header=False, batch_size=65_536)
+    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+        for batch in rows.to_batches(max_chunksize=65_536):
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch, buffer, options)
+            copy.write(buffer.getbuffer())
+
 def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
     """Ours, naive executemany upsert, dlt merge and plain COPY on the same ODS rows and table shape."""
     import tempfile
@@ -288,7 +307,7 @@ def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
     import duckdb
     import psycopg
 
-    from ecommerce_assets.io_managers.pg_partitions import TableName, copy_rows, write_partition
+    from ecommerce_assets.io_managers.pg_partitions import TableName, write_partition
     from ecommerce_assets.io_managers.s3_parquet import local_copy
     from ecommerce_assets.resources import PostgresResource, S3LakeResource
     from ecommerce_assets.transforms.products import ODS_COLUMNS, clean_products
@@ -335,7 +354,7 @@ def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
 
     def plain_copy() -> None:
         with psycopg.connect(dsn) as conn:
-            copy_rows(conn, table.ident, rows)
+            copy_csv(conn, table.ident, rows)
 
     out: dict[str, Any] = {"rows": n}
 

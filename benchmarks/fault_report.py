@@ -27,14 +27,14 @@ from dagster_duckdb import DuckDBResource
 from psycopg import sql
 
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
-from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
 from ecommerce_assets.diagnosis import describe_error
 from ecommerce_assets.dsn import with_database
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
-from ecommerce_assets.local.services import embedded_s3, free_port, postgres_answers
+from ecommerce_assets.migrations import migrate
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
 from ecommerce_assets.resources.quality import QualitySettings
-from ecommerce_assets.warehouse import migrate
+from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
+from ecommerce_local.services import embedded_s3, free_port, postgres_answers
 
 PARTITION = "2025-09-01"
 ASSETS = [raw_products_parquet, ods_fct_products, dm_fct_ecommerce]

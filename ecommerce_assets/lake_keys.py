@@ -1,9 +1,11 @@
-"""Names of raw snapshot objects in the lake."""
+"""Where the raw snapshots live in the lake, and how their object keys read."""
 
 import re
 from datetime import date
 
-from ecommerce_assets.assets.raw import RAW_PRODUCTS_LOCATION
+from ecommerce_assets.io_managers.s3_parquet import LakeLocation
+
+RAW_PRODUCTS_LOCATION = LakeLocation(prefix="raw/products", partition_field="snapshot_date", filename="products.parquet")
 
 _SNAPSHOT_KEY = re.compile(
     rf"^{re.escape(RAW_PRODUCTS_LOCATION.prefix)}/{RAW_PRODUCTS_LOCATION.partition_field}="

@@ -17,9 +17,8 @@ from dagster import (
     sensor,
 )
 
-from ecommerce_assets.assets.raw import RAW_PRODUCTS_LOCATION
 from ecommerce_assets.diagnosis import describe_error
-from ecommerce_assets.lake_keys import snapshot_partition
+from ecommerce_assets.lake_keys import RAW_PRODUCTS_LOCATION, snapshot_partition
 from ecommerce_assets.partitions import daily_partitions
 from ecommerce_assets.resources.alerts import AlertWebhookResource
 from ecommerce_assets.resources.lake import S3LakeResource

@@ -12,12 +12,12 @@ import yaml
 from dagster import DagsterInstance
 from psycopg import sql
 
-from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
 from ecommerce_assets.dsn import with_database
-from ecommerce_assets.local.services import embedded_postgres, embedded_s3, persistent_s3, postgres_answers
+from ecommerce_assets.migrations import migrate
 from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_assets.warehouse import migrate
 from ecommerce_assets_tests.helpers import clean_env
+from ecommerce_catalog_server import CatalogServer, GeneratedCatalog
+from ecommerce_local.services import embedded_postgres, embedded_s3, persistent_s3, postgres_answers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"

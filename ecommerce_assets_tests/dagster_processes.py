@@ -15,9 +15,9 @@ import requests
 from dagster import DagsterInstance
 from dagster._core.scheduler.instigation import InstigatorType
 
-from ecommerce_assets.local.services import free_port
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets_tests.conftest import REPO_ROOT, write_instance_yaml
+from ecommerce_local.services import free_port
 
 BIN = Path(sys.executable).parent
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, RunsFilter
 
-from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets_tests.conftest import REPO_ROOT
 from ecommerce_assets_tests.dagster_processes import BIN, DagsterStack, dagster_stack, sensor_has_ticked, wait_for
 from ecommerce_assets_tests.helpers import expected_mart, expected_ods, fetch_all, query
+from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from dagster import AssetKey, DagsterInstance, build_schedule_context, evaluate_
 
 from ecommerce_assets import defs
 from ecommerce_assets.assets import raw_products_parquet
-from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.schedules import raw_products_daily_schedule
 from ecommerce_assets_tests.helpers import make_resources, run_partition
+from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan
 
 pytestmark = pytest.mark.integration
 

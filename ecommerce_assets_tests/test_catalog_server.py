@@ -2,8 +2,8 @@
 
 import requests
 
-from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
-from ecommerce_assets.catalog_server.catalog import CATEGORIES, generate_product
+from ecommerce_catalog_server import CatalogServer, GeneratedCatalog
+from ecommerce_catalog_server.catalog import CATEGORIES, generate_product
 
 
 def test_pages_and_shape() -> None:

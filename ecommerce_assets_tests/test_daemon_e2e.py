@@ -7,10 +7,10 @@ import pytest
 from dagster import AssetKey, AssetRecordsFilter, RunsFilter
 
 from ecommerce_assets.assets import raw_products_parquet
-from ecommerce_assets.catalog_server import CatalogServer
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets_tests.dagster_processes import dagster_stack, sensor_has_ticked, wait_for
 from ecommerce_assets_tests.helpers import expected_mart, expected_ods, fetch_all, make_resources, query, run_partition
+from ecommerce_catalog_server import CatalogServer
 
 pytestmark = pytest.mark.integration
 

@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from ecommerce_assets.deploy import cli
+from ecommerce_assets.deploy.init_warehouse import Login, WarehousePlan, dsn_for, init_warehouse
 from ecommerce_assets.deploy.metabase import (
     CARDS,
     DASHBOARD_NAME,
@@ -22,7 +23,6 @@ from ecommerce_assets.deploy.metabase import (
     WarehouseConnection,
     init_metabase,
 )
-from ecommerce_assets.deploy.warehouse import Login, WarehousePlan, dsn_for, init_warehouse
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.sql import load_sql
 

@@ -13,13 +13,13 @@ import pytest
 from dagster import DagsterEventType
 from psycopg import sql
 
-from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog, ListCatalog
 from ecommerce_assets.dsn import with_database
 from ecommerce_assets.io_managers.s3_parquet import row_groups
+from ecommerce_assets.migrations import migrate
 from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_assets.warehouse import migrate
 from ecommerce_assets_tests.conftest import REPO_ROOT
 from ecommerce_assets_tests.helpers import ALL_ASSETS, make_resources, query, run_partition
+from ecommerce_catalog_server import CatalogServer, GeneratedCatalog, ListCatalog
 
 PARTITION = "2025-08-01"
 KEY = f"raw/products/snapshot_date={PARTITION}/products.parquet"

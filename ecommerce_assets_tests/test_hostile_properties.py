@@ -10,7 +10,6 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from ecommerce_assets.catalog_server import CatalogServer, JsonTextCatalog
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.transforms.mart import build_mart
 from ecommerce_assets.transforms.products import CleanedProducts, clean_products
@@ -18,6 +17,7 @@ from ecommerce_assets.transforms.raw_snapshot import DuckDBPageParser, page_batc
 from ecommerce_assets_tests import oracle
 from ecommerce_assets_tests.helpers import make_resources, query, run_partition
 from ecommerce_assets_tests.hostile import TIMESTAMPS, Raw, base_product, hostile_catalog, hostile_records, to_json
+from ecommerce_catalog_server import CatalogServer, JsonTextCatalog
 
 DAY = date(2025, 3, 14)
 COMPARED = ("title", "description", "category", "brand", "sku", "price", "discount_percentage", "rating", "stock",

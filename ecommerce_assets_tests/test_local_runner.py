@@ -19,10 +19,10 @@ import requests
 from psycopg import sql
 
 from ecommerce_assets.dsn import with_database
-from ecommerce_assets.local.services import embedded_postgres, free_port
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets_tests.conftest import REPO_ROOT
 from ecommerce_assets_tests.helpers import clean_env, query
+from ecommerce_local.services import embedded_postgres, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ class Finished:
 
 def local(args: list[str], env: dict[str, str], timeout: float = 180) -> Finished:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "ecommerce_assets.local.cli", *args], cwd=REPO_ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "ecommerce_local.cli", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
     return Finished(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
@@ -240,7 +240,7 @@ def test_exec_runs_a_command_with_the_services_variables(services_env: dict[str,
 
 def test_dev_serves_the_ui_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "ecommerce_assets.local.cli", "dev", "--offline", "--port",
+    process = subprocess.Popen([sys.executable, "-m", "ecommerce_local.cli", "dev", "--offline", "--port",
                                 str(port), "--state-dir", str(tmp_path)], cwd=REPO_ROOT, env=clean_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

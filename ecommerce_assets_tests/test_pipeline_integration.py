@@ -7,9 +7,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog, ListCatalog
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets_tests.helpers import expected_mart, expected_ods, fetch_all, make_resources, query, run_partition
+from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog, ListCatalog
 
 pytestmark = pytest.mark.integration
 

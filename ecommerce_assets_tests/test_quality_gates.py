@@ -6,7 +6,6 @@ import pytest
 from dagster import DagsterEventType, materialize
 
 from ecommerce_assets.assets import dm_fct_ecommerce
-from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog, ListCatalog
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.transforms.quality import (
     PartitionCounts,
@@ -14,6 +13,7 @@ from ecommerce_assets.transforms.quality import (
     shrink_problem,
 )
 from ecommerce_assets_tests.helpers import ALL_ASSETS, make_resources, query, run_partition
+from ecommerce_catalog_server import CatalogServer, GeneratedCatalog, ListCatalog
 
 PARTITION = "2025-07-01"
 

@@ -9,9 +9,9 @@ import pytest
 from dagster import DagsterEventType, ExecuteInProcessResult
 
 from ecommerce_assets.assets import raw_products_parquet
-from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets_tests.helpers import fetch_all, make_resources, run_partition
+from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,13 @@ import pytest
 from dagster import DagsterEventType, ExecuteInProcessResult
 
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
-from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog, ListCatalog
-from ecommerce_assets.local.services import free_port
+from ecommerce_assets.migrations import migrate
 from ecommerce_assets.resources import PostgresResource
 from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_assets.warehouse import migrate
 from ecommerce_assets_tests.conftest import REPO_ROOT
 from ecommerce_assets_tests.helpers import expected_mart, expected_ods, fetch_all, make_resources, query, run_partition
+from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog, ListCatalog
+from ecommerce_local.services import free_port
 
 pytestmark = pytest.mark.integration
 

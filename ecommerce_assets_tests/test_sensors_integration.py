@@ -23,13 +23,13 @@ from dagster import (
 
 from ecommerce_assets import defs
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
-from ecommerce_assets.catalog_server import CatalogServer, Fault, FaultPlan
 from ecommerce_assets.checks import FreshnessSettings, expected_partition
 from ecommerce_assets.lake_keys import snapshot_partition
 from ecommerce_assets.resources.alerts import AlertWebhookResource
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.sensors import raw_snapshot_s3_sensor, run_failure_alert_sensor
 from ecommerce_assets_tests.helpers import make_resources, query, run_partition
+from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan
 
 pytestmark = pytest.mark.integration
 

@@ -9,16 +9,17 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from ecommerce_assets.resources.catalog_api import PageShapeError
 from ecommerce_assets.transforms.fetch_window import late_fetch_problem
 from ecommerce_assets.transforms.mart import build_mart, mart_markdown
 from ecommerce_assets.transforms.products import CleanedProducts, clean_products
 from ecommerce_assets.transforms.raw_snapshot import (
     RAW_SCHEMA,
     DuckDBPageParser,
+    PageShapeError,
     integer_id,
+    page_batch,
     record_json,
-    records_to_batch,
+    records_table,
 )
 
 DAY = date(2025, 3, 14)
@@ -26,7 +27,7 @@ FETCHED = datetime(2025, 3, 15, 5, 0, tzinfo=UTC)
 
 
 def clean(records: list[Any]) -> CleanedProducts:
-    batch = records_to_batch(records, first_index=0, skip=0, fetched_at=FETCHED, source_url="http://api/products")
+    batch = page_batch(records_table(records), first_index=0, skip=0, fetched_at=FETCHED, source_url="http://api/products")
     return clean_products(duckdb.connect(), pa.Table.from_batches([batch]), DAY)
 
 
@@ -208,7 +209,7 @@ def test_integer_id(record: Any, expected: int | None) -> None:
 def test_raw_rows_keep_any_record() -> None:
     records: list[Any] = [{"id": 1, "odd": [1, {"x": None}], "price": "1"}, "not an object", None, {"id": "\ud800"},
                           {"id": 2, "big": 10**30, "emoji": "🛒"}]
-    batch = records_to_batch(records, first_index=100, skip=40, fetched_at=FETCHED, source_url="u")
+    batch = page_batch(records_table(records), first_index=100, skip=40, fetched_at=FETCHED, source_url="u")
     assert batch.schema == RAW_SCHEMA
     assert batch.column("record_index").to_pylist() == [100, 101, 102, 103, 104]
     assert batch.column("product_id").to_pylist() == [1, None, None, None, 2]

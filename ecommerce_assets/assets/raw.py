@@ -27,18 +27,17 @@ from pydantic import Field
 
 from ecommerce_assets.io_managers.s3_parquet import (
     BatchStream,
-    LakeLocation,
     ReuseStored,
     stored_footer,
     stored_object_exists,
 )
+from ecommerce_assets.lake_keys import RAW_PRODUCTS_LOCATION
 from ecommerce_assets.partitions import daily_partitions
 from ecommerce_assets.resources.catalog_api import CatalogApiResource, CatalogClient, CatalogFetchError
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.transforms.fetch_window import late_fetch_problem
 from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, DuckDBPageParser, page_batch
 
-RAW_PRODUCTS_LOCATION = LakeLocation(prefix="raw/products", partition_field="snapshot_date", filename="products.parquet")
 PROGRESS_EVERY_SECONDS = 5.0
 
 

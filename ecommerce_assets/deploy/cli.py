@@ -7,9 +7,9 @@ import sys
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ecommerce_assets.deploy.init_warehouse import Login, WarehousePlan, init_warehouse
 from ecommerce_assets.deploy.metabase import MetabaseAdmin, WarehouseConnection, init_metabase
 from ecommerce_assets.deploy.urls import exec_with_urls
-from ecommerce_assets.deploy.warehouse import Login, WarehousePlan, init_warehouse
 from ecommerce_assets.diagnosis import postgres_problem, s3_problem
 from ecommerce_assets.resources.lake import S3LakeResource
 

@@ -5,7 +5,6 @@ the `staging` schema, then one psycopg transaction merges the stage into the tar
 it. Reads fetch the partition in PostgreSQL's binary format straight into Arrow (ADBC).
 """
 
-import io
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -16,18 +15,14 @@ from datetime import date
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
-from ecommerce_assets.sql import load_sql
+from ecommerce_assets.sql import load_composed, load_sql
 
-COPY_BATCH_ROWS = 65_536
 # Opens a connection whose `with` block is one transaction.
 Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
 # Runs a query with bind parameters and returns its rows as Arrow (binary protocol).
 FetchArrow = Callable[[str, tuple[object, ...]], pa.Table]
-_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, batch_size=COPY_BATCH_ROWS)
 
 
 @dataclass(frozen=True)
@@ -64,10 +59,6 @@ class MergeStats:
     updated: int
     unchanged: int
     deleted: int
-
-
-def _q(name: str, **parts: sql.Composable) -> sql.Composed:
-    return sql.SQL(load_sql(f"pg/{name}.sql")).format(**parts)
 
 
 def _idents(names: list[str] | tuple[str, ...]) -> sql.Composed:
@@ -130,16 +121,16 @@ def staged(connect: Connect, ingest: Callable[[str, pa.Table], None],
         raise ValueError(f"rows for {table} carry a {partition_column} other than {partition}")
     stage = Stage(table, f"{_stage_prefix(table)}{int(time.time())}_{uuid.uuid4().hex[:8]}", rows.num_rows)
     with connect() as conn:
-        conn.execute(_q("create_stage", stage=stage.ident, target=table.ident, columns=_idents(rows.column_names)))
+        conn.execute(load_composed("pg/create_stage", stage=stage.ident, target=table.ident, columns=_idents(rows.column_names)))
         for column in table_columns(conn, table):
             if column.name in rows.column_names and column.sql_type in ("json", "jsonb"):
-                conn.execute(_q("stage_json_as_text", stage=stage.ident, column=sql.Identifier(column.name)))
+                conn.execute(load_composed("pg/stage_json_as_text", stage=stage.ident, column=sql.Identifier(column.name)))
     try:
         ingest(stage.name, rows)
         yield stage
     finally:
         with connect() as conn:
-            conn.execute(_q("drop_stage", stage=stage.ident))
+            conn.execute(load_composed("pg/drop_stage", stage=stage.ident))
 
 
 def drop_stale_stages(conn: psycopg.Connection, table: TableName) -> list[str]:
@@ -150,7 +141,7 @@ def drop_stale_stages(conn: psycopg.Connection, table: TableName) -> list[str]:
     for (name,) in conn.execute(load_sql("pg/stale_stages.sql"), {"prefix": prefix}).fetchall():
         created = name[len(prefix):].split("_")[0]
         if created.isdigit() and time.time() - int(created) > STALE_STAGE_SECONDS:
-            conn.execute(_q("drop_stage", stage=sql.Identifier("staging", name)))
+            conn.execute(load_composed("pg/drop_stage", stage=sql.Identifier("staging", name)))
             stale.append(name)
     return stale
 
@@ -160,17 +151,6 @@ def _typed(columns: list[Column], names: list[str]) -> sql.Composed:
     return sql.SQL(", ").join(
         sql.SQL("CAST(s.{} AS {})").format(sql.Identifier(n), sql.SQL(types[n])) for n in names  # type from the catalog
     )
-
-
-def copy_rows(conn: psycopg.Connection, table: sql.Composable, rows: pa.Table) -> None:
-    """COPY an Arrow table into `table` as CSV written by Arrow (nulls unquoted, empty strings quoted); a
-    writer thread sends one batch while Arrow formats the next."""
-    statement = _q("copy_into", table=table, columns=_idents(rows.column_names))
-    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
-        for batch in rows.to_batches(max_chunksize=COPY_BATCH_ROWS):
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, _CSV_OPTIONS)
-            copy.write(buffer.getbuffer())
 
 
 def merge_partition(conn: psycopg.Connection, stage: Stage, partition_column: str, partition: date,
@@ -187,19 +167,19 @@ def merge_partition(conn: psycopg.Connection, stage: Stage, partition_column: st
         raise ValueError(f"{table} has no columns {sorted(unknown)}")
     compared = [c for c in given if c not in key]
     audit = [c.name for c in columns if c.name not in given and c.has_default]  # loaded_at and the like
-    if not conn.execute(_q("partition_has_rows", target=table.ident, partition_column=sql.Identifier(partition_column)),
+    if not conn.execute(load_composed("pg/partition_has_rows", target=table.ident, partition_column=sql.Identifier(partition_column)),
                         {"partition": partition}).fetchone()[0]:  # type: ignore[index]
         # A first load: nothing to conflict with or delete, a plain INSERT does.
-        inserted = conn.execute(_q("insert_from_stage", target=table.ident, stage=stage.ident, columns=_idents(given),
+        inserted = conn.execute(load_composed("pg/insert_from_stage", target=table.ident, stage=stage.ident, columns=_idents(given),
                                    typed_columns=_typed(columns, given))).rowcount
-        conn.execute(_q("drop_stage", stage=stage.ident))
+        conn.execute(load_composed("pg/drop_stage", stage=stage.ident))
         return MergeStats(inserted=max(inserted, 0), updated=0, unchanged=0, deleted=0)
     assignments = [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in compared]
     assignments += [sql.SQL("{c} = DEFAULT").format(c=sql.Identifier(c)) for c in audit]
     if not assignments:
         raise ValueError(f"{table}: nothing to update besides the key")
-    merged = conn.execute(_q(
-        "merge_partition",
+    merged = conn.execute(load_composed(
+        "pg/merge_partition",
         target=table.ident,
         stage=stage.ident,
         columns=_idents(given),
@@ -210,14 +190,14 @@ def merge_partition(conn: psycopg.Connection, stage: Stage, partition_column: st
         excluded_values=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in compared) if compared else sql.SQL("NULL"),
     )).fetchone()
     inserted, updated = (int(merged[0]), int(merged[1])) if merged else (0, 0)
-    deleted = conn.execute(_q(
-        "delete_missing",
+    deleted = conn.execute(load_composed(
+        "pg/delete_missing",
         target=table.ident,
         stage=stage.ident,
         partition_column=sql.Identifier(partition_column),
         key_match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in key),
     ), {"partition": partition}).rowcount
-    conn.execute(_q("drop_stage", stage=stage.ident))
+    conn.execute(load_composed("pg/drop_stage", stage=stage.ident))
     return MergeStats(inserted=inserted, updated=updated, unchanged=stage.rows - inserted - updated,
                       deleted=max(deleted, 0))
 
@@ -226,11 +206,11 @@ def replace_partition(conn: psycopg.Connection, stage: Stage, partition_column: 
                       given: list[str]) -> int:
     """Delete the target's partition and insert the stage's rows instead, drop the stage; returns the rows."""
     table = stage.target
-    conn.execute(_q("delete_partition", target=table.ident, partition_column=sql.Identifier(partition_column)),
+    conn.execute(load_composed("pg/delete_partition", target=table.ident, partition_column=sql.Identifier(partition_column)),
                  {"partition": partition})
-    written = conn.execute(_q("insert_from_stage", target=table.ident, stage=stage.ident, columns=_idents(given),
+    written = conn.execute(load_composed("pg/insert_from_stage", target=table.ident, stage=stage.ident, columns=_idents(given),
                               typed_columns=_typed(table_columns(conn, table), given))).rowcount
-    conn.execute(_q("drop_stage", stage=stage.ident))
+    conn.execute(load_composed("pg/drop_stage", stage=stage.ident))
     return max(written, 0)
 
 
@@ -254,8 +234,8 @@ def read_partition(conn: psycopg.Connection, fetch: FetchArrow, table: TableName
     if columns is not None and len(wanted) != len(set(columns)):
         raise ValueError(f"{table} lacks columns {sorted(set(columns) - {c.name for c in known})}")
     key = primary_key(conn, table) or [wanted[0].name]
-    statement = _q(
-        "select_partition",
+    statement = load_composed(
+        "pg/select_partition",
         columns=_idents([c.name for c in wanted]),
         target=table.ident,
         partition_column=sql.Identifier(partition_column),

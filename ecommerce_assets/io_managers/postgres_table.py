@@ -9,8 +9,8 @@ import pyarrow as pa
 from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 
 from ecommerce_assets.io_managers.pg_partitions import PartitionAbsent, TableName, read_partition, write_partition
+from ecommerce_assets.migrations import require_current_schema
 from ecommerce_assets.resources.postgres import PostgresResource
-from ecommerce_assets.warehouse import require_current_schema
 
 
 @dataclass(frozen=True)

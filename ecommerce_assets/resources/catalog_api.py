@@ -1,22 +1,23 @@
 """The catalog API: a retrying HTTP client for DummyJSON-shaped `/products` and its Dagster resource."""
 
-import json
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import pyarrow as pa
 import requests
 from dagster import ConfigurableResource
 from pydantic import Field
 from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
 from ecommerce_assets.redaction import redact_text, redact_url
+from ecommerce_assets.transforms.raw_snapshot import PageParser, PageShapeError, ParsedPage
 
 DEFAULT_BASE_URL = "https://dummyjson.com"
 DEFAULT_PAGE_SIZE = 100
@@ -27,44 +28,8 @@ class CatalogFetchError(RuntimeError):
     """The catalog could not be fetched completely and consistently; nothing must be stored."""
 
 
-class PageShapeError(CatalogFetchError):
-    """A JSON answer that is not a products page (no `products` list, no integer `total`): not retried."""
-
-
-@dataclass(frozen=True)
-class ParsedPage:
-    """What a parser made of one answer: the API's `total`, the number of records and the records
-    themselves (a list of objects, an Arrow table: whatever the parser's consumer wants)."""
-
-    total: int
-    count: int
-    records: Any
-
-
-# A parser turns a response body into a ParsedPage; it raises ValueError for a body that is not valid
-# JSON (asked for again) and PageShapeError for JSON that is not a products page.
-PageParser = Callable[[bytes], ParsedPage]
-
-
-def json_page(body: bytes) -> ParsedPage:
-    """The standard library's reading of a page: records as Python objects."""
-    parsed = json.loads(body)
-    if not isinstance(parsed, dict):
-        raise PageShapeError(f"the answer is JSON {type(parsed).__name__}, not an object")
-    records, total = parsed.get("products"), parsed.get("total")
-    return ParsedPage(total=check_total(total), count=len(check_products(records)), records=records)
-
-
-def check_products(records: Any) -> list[Any]:
-    if not isinstance(records, list):
-        raise PageShapeError("the answer has no `products` list")
-    return records
-
-
-def check_total(total: Any) -> int:
-    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
-        raise PageShapeError(f"the answer's `total` is not a non-negative integer: {total!r}")
-    return total
+class _UnreadableBody(Exception):
+    """An answer whose body was cut short or is not JSON: asked for again."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +40,8 @@ class Page:
     url: str
     total: int
     count: int
-    records: Any
+    records: pa.Table
     fetched_at: datetime
-    elapsed_seconds: float
     body_bytes: int
     server_seconds: float = 0.0  # what the server reported as its own time (Server-Timing), when it does
 
@@ -149,36 +113,40 @@ class CatalogClient:
             raise CatalogFetchError(redact_text(str(exc))) from None
 
     def _get_page_once(self, url: str, parse: PageParser) -> tuple[ParsedPage, int, float]:
+        # Connection errors, 429 and 5xx are retried by urllib3 inside the session; a body cut short or
+        # not JSON is asked for again here, with the same backoff.
         attempts = self.settings.max_retries + 1
-        last_problem = ""
-        for attempt in range(attempts):
-            try:
-                response = self.session.get(url, timeout=self.settings.timeout_seconds, stream=True)
-            except requests.exceptions.RetryError as exc:
-                raise CatalogFetchError(
-                    f"GET {url}: gave up after {self.settings.max_retries} retries ({_reason(exc)})"
-                ) from exc
-            except requests.exceptions.RequestException as exc:
-                raise CatalogFetchError(
-                    f"GET {url}: gave up after {self.settings.max_retries} retries ({_reason(exc)})"
-                ) from exc
-            with response:
-                if response.status_code >= 400:
-                    raise CatalogFetchError(f"GET {url}: HTTP {response.status_code} {response.text[:200]!r}")
-                body = self._read_bounded(response, url)
-                server_seconds = _server_seconds(response.headers.get("Server-Timing"))
-            if body is None:
-                last_problem = "connection dropped while reading the body"
-                time.sleep(min(self.settings.backoff_factor * 2**attempt, 30))
-                continue
-            try:
-                return parse(body), len(body), server_seconds
-            except PageShapeError as exc:
-                raise CatalogFetchError(f"GET {url}: {exc}") from exc
-            except ValueError as exc:
-                last_problem = f"body of {len(body)} bytes is not JSON ({str(exc)[:120]})"
-            time.sleep(min(self.settings.backoff_factor * 2**attempt, 30))
-        raise CatalogFetchError(f"GET {url}: {last_problem}, still after {attempts} attempts")
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential(multiplier=self.settings.backoff_factor, max=30),
+            retry=retry_if_exception_type(_UnreadableBody),
+            reraise=True,
+        )
+        try:
+            return retrying(self._get_and_parse, url, parse)
+        except _UnreadableBody as exc:
+            raise CatalogFetchError(f"GET {url}: {exc}, still after {attempts} attempts") from None
+
+    def _get_and_parse(self, url: str, parse: PageParser) -> tuple[ParsedPage, int, float]:
+        try:
+            response = self.session.get(url, timeout=self.settings.timeout_seconds, stream=True)
+        except requests.exceptions.RequestException as exc:
+            raise CatalogFetchError(
+                f"GET {url}: gave up after {self.settings.max_retries} retries ({_reason(exc)})"
+            ) from exc
+        with response:
+            if response.status_code >= 400:
+                raise CatalogFetchError(f"GET {url}: HTTP {response.status_code} {response.text[:200]!r}")
+            body = self._read_bounded(response, url)
+            server_seconds = _server_seconds(response.headers.get("Server-Timing"))
+        if body is None:
+            raise _UnreadableBody("connection dropped while reading the body")
+        try:
+            return parse(body), len(body), server_seconds
+        except PageShapeError as exc:
+            raise CatalogFetchError(f"GET {url}: {exc}") from exc
+        except ValueError as exc:
+            raise _UnreadableBody(f"body of {len(body)} bytes is not JSON ({str(exc)[:120]})") from exc
 
     def _read_bounded(self, response: requests.Response, url: str) -> bytes | None:
         """The body, at most `max_response_bytes` of it; None when the connection drops mid-body."""
@@ -198,13 +166,12 @@ class CatalogClient:
             return None
         return b"".join(chunks)
 
-    def iter_pages(self, parse: PageParser = json_page) -> Iterator[Page]:
+    def iter_pages(self, parse: PageParser) -> Iterator[Page]:
         """Every page of `/products` in order until `total` records have been received."""
         skip = 0
         total: int | None = None
         while total is None or skip < total:
             url = self.products_url(skip, self.settings.page_size)
-            started = time.monotonic()
             parsed, size, server_seconds = self._get_page(url, parse)
             fetched_at = datetime.now(UTC)
             page_total = parsed.total
@@ -225,8 +192,8 @@ class CatalogClient:
                     f"the API returned no records at skip={skip} although total={total}: "
                     f"{total - skip} records are missing; not storing a torn snapshot"
                 )
-            yield Page(skip=skip, url=self.public_url(url), total=total, count=parsed.count, records=parsed.records, fetched_at=fetched_at,
-                       elapsed_seconds=time.monotonic() - started, body_bytes=size, server_seconds=server_seconds)
+            yield Page(skip=skip, url=self.public_url(url), total=total, count=parsed.count, records=parsed.records,
+                       fetched_at=fetched_at, body_bytes=size, server_seconds=server_seconds)
             skip += parsed.count
         if skip != total:
             raise CatalogFetchError(f"received {skip} records but the API reported total={total}")

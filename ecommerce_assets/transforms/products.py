@@ -24,7 +24,6 @@ ODS_COLUMNS: tuple[str, ...] = (
     "discount_percentage", "rating", "stock", "availability_status", "tags", "weight",
     "minimum_order_quantity", "created_at", "updated_at",
 )
-REJECTED_COLUMNS: tuple[str, ...] = ("snapshot_date", "record_index", "product_id", "reason", "payload")
 
 
 @dataclass(frozen=True)

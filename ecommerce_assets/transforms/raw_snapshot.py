@@ -1,15 +1,46 @@
 """Records as received -> rows of the raw snapshot (one row per record, its JSON kept whole)."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from ecommerce_assets.resources.catalog_api import PageShapeError, ParsedPage, check_products, check_total
 from ecommerce_assets.sql import load_sql
+
+
+class PageShapeError(Exception):
+    """A JSON answer that is not a products page (no `products` list, no integer `total`)."""
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    """What a parser made of one answer: the API's `total`, the number of records and the records
+    (an Arrow table of (product_id, record_json) rows)."""
+
+    total: int
+    count: int
+    records: pa.Table
+
+
+# A parser turns a response body into a ParsedPage; it raises ValueError for a body that is not valid
+# JSON (asked for again) and PageShapeError for JSON that is not a products page (not asked again).
+PageParser = Callable[[bytes], ParsedPage]
+
+
+def check_products(records: Any) -> list[Any]:
+    if not isinstance(records, list):
+        raise PageShapeError("the answer has no `products` list")
+    return records
+
+
+def check_total(total: Any) -> int:
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise PageShapeError(f"the answer's `total` is not a non-negative integer: {total!r}")
+    return total
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -43,13 +74,6 @@ def record_json(record: Any) -> str:
     except UnicodeEncodeError:
         return json.dumps(record, ensure_ascii=True, separators=(",", ":"))
     return text
-
-
-def records_to_batch(records: Sequence[Any], *, first_index: int, skip: int, fetched_at: datetime,
-                     source_url: str) -> pa.RecordBatch:
-    """One page of records as raw snapshot rows, whatever the records contain."""
-    return page_batch(records_table(records), first_index=first_index, skip=skip, fetched_at=fetched_at,
-                      source_url=source_url)
 
 
 RECORD_SCHEMA = pa.schema([RAW_SCHEMA.field("product_id"), RAW_SCHEMA.field("record_json")])

@@ -14,7 +14,6 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 T = TypeVar("T")
 PARTITION_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-IN_FLIGHT = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED"]
 
 # dagster-graphql's client submits, polls and terminates runs but cannot look up materializations or
 # runs by tag, nor read a failed run's errors: these three read-only queries fill the gap.

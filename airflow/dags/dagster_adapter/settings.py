@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 DAGSTER_CONN_ID = "dagster_default"
-CODE_LOCATION = "ecommerce_assets"
 
 RAW_ASSET, RAW_JOB = "raw_products_parquet", "raw_products_job"
 ODS_ASSET, ODS_JOB = "ods_fct_products", "ods_products_job"

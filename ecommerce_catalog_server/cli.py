@@ -3,9 +3,9 @@
 import argparse
 import contextlib
 
-from ecommerce_assets.catalog_server.catalog import GeneratedCatalog
-from ecommerce_assets.catalog_server.faults import Fault, FaultPlan
-from ecommerce_assets.catalog_server.server import CatalogServer
+from ecommerce_catalog_server.catalog import GeneratedCatalog
+from ecommerce_catalog_server.faults import Fault, FaultPlan
+from ecommerce_catalog_server.server import CatalogServer
 
 
 def main(argv: list[str] | None = None) -> None:

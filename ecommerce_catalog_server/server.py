@@ -11,8 +11,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from ecommerce_assets.catalog_server.catalog import Catalog, GeneratedCatalog, JsonTextCatalog
-from ecommerce_assets.catalog_server.faults import Fault, FaultPlan
+from ecommerce_catalog_server.catalog import Catalog, GeneratedCatalog, JsonTextCatalog
+from ecommerce_catalog_server.faults import Fault, FaultPlan
 
 DEFAULT_LIMIT = 30  # dummyjson's page size when `limit` is not given
 

@@ -11,8 +11,8 @@ import psycopg
 from psycopg import sql
 
 from ecommerce_assets.dsn import with_database
-from ecommerce_assets.sql import load_sql
-from ecommerce_assets.warehouse import migrate
+from ecommerce_assets.migrations import migrate
+from ecommerce_assets.sql import load_composed, load_sql
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,6 @@ class WarehousePlan:
     service_databases: dict[str, Login]
 
 
-def _q(name: str, **parts: sql.Composable) -> sql.Composed:
-    return sql.SQL(load_sql(f"deploy/{name}.sql")).format(**parts)
-
-
 def dsn_for(admin_dsn: str, login: Login, database: str) -> str:
     return with_database(admin_dsn, database, (login.name, login.password))
 
@@ -41,12 +37,13 @@ def dsn_for(admin_dsn: str, login: Login, database: str) -> str:
 def _ensure_login(conn: psycopg.Connection, login: Login) -> None:
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login.name,)).fetchone()
     statement = "set_password" if exists else "create_login"
-    conn.execute(_q(statement, role=sql.Identifier(login.name), password=sql.Literal(login.password)))
+    conn.execute(load_composed(f"deploy/{statement}", role=sql.Identifier(login.name), password=sql.Literal(login.password)))
 
 
-def _ensure_database(conn: psycopg.Connection, database: str, owner: str) -> None:
+def ensure_database(conn: psycopg.Connection, database: str, owner: str) -> None:
+    """Create `database` owned by `owner` unless it exists (`conn` in autocommit)."""
     if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
-        conn.execute(_q("create_database", database=sql.Identifier(database), owner=sql.Identifier(owner)))
+        conn.execute(load_composed("deploy/create_database", database=sql.Identifier(database), owner=sql.Identifier(owner)))
 
 
 def init_warehouse(admin_dsn: str, plan: WarehousePlan) -> list[str]:
@@ -54,15 +51,15 @@ def init_warehouse(admin_dsn: str, plan: WarehousePlan) -> list[str]:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         for login in (plan.pipeline, plan.bi, *plan.service_databases.values()):
             _ensure_login(conn, login)
-        _ensure_database(conn, plan.database, plan.pipeline.name)
+        ensure_database(conn, plan.database, plan.pipeline.name)
         for database, owner in plan.service_databases.items():
-            _ensure_database(conn, database, owner.name)
+            ensure_database(conn, database, owner.name)
         # bi_reader is made by a superuser, so the pipeline login needs no CREATEROLE.
         conn.execute(load_sql("roles/bi_reader.sql"))
-        conn.execute(_q("grant_membership", group=sql.Identifier("bi_reader"), role=sql.Identifier(plan.bi.name)))
-        conn.execute(_q("revoke_public_connect", database=sql.Identifier(plan.database)))
+        conn.execute(load_composed("deploy/grant_membership", group=sql.Identifier("bi_reader"), role=sql.Identifier(plan.bi.name)))
+        conn.execute(load_composed("deploy/revoke_public_connect", database=sql.Identifier(plan.database)))
         for role in (plan.pipeline.name, plan.bi.name):
-            conn.execute(_q("grant_connect", database=sql.Identifier(plan.database), role=sql.Identifier(role)))
+            conn.execute(load_composed("deploy/grant_connect", database=sql.Identifier(plan.database), role=sql.Identifier(role)))
     # The migrations run as the pipeline login, so it owns the schemas and tables it creates.
     with psycopg.connect(dsn_for(admin_dsn, plan.pipeline, plan.database)) as conn:
         return migrate(conn)

@@ -23,21 +23,21 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from ecommerce_assets.assets.raw import RAW_PRODUCTS_LOCATION
-from ecommerce_assets.catalog_server import CatalogServer, GeneratedCatalog
+from ecommerce_assets.deploy.init_warehouse import ensure_database
 from ecommerce_assets.diagnosis import SetupProblem
 from ecommerce_assets.dsn import with_database
 from ecommerce_assets.io_managers.s3_parquet import stored_object_exists
-from ecommerce_assets.local import preflight, report
-from ecommerce_assets.local.services import embedded_postgres, persistent_s3
+from ecommerce_assets.lake_keys import RAW_PRODUCTS_LOCATION
+from ecommerce_assets.migrations import migrate, missing_migrations
 from ecommerce_assets.resources.catalog_api import DEFAULT_BASE_URL
 from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_assets.warehouse import migrate, missing_migrations
+from ecommerce_catalog_server import CatalogServer, GeneratedCatalog
+from ecommerce_local import preflight, report
+from ecommerce_local.services import embedded_postgres, persistent_s3
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 WAREHOUSE_DATABASE = "warehouse"
 
 
@@ -67,10 +67,8 @@ class Options:
 
 def _ensure_database(admin_dsn: str, name: str, variable: str) -> None:
     with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            return
         try:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            ensure_database(conn, name, owner=conn.info.user)
         except psycopg.errors.InsufficientPrivilege:
             raise SetupProblem(
                 f"{variable} is unset and the database {name} does not exist; the login of ECOM_PG_DSN may not "

@@ -1,7 +1,0 @@
-"""A DummyJSON-compatible catalog server for tests, demos and benchmarks."""
-
-from ecommerce_assets.catalog_server.catalog import Catalog, GeneratedCatalog, JsonTextCatalog, ListCatalog
-from ecommerce_assets.catalog_server.faults import Fault, FaultPlan
-from ecommerce_assets.catalog_server.server import CatalogServer
-
-__all__ = ["Catalog", "CatalogServer", "Fault", "FaultPlan", "GeneratedCatalog", "JsonTextCatalog", "ListCatalog"]

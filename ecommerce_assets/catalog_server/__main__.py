@@ -1,3 +1,0 @@
-from ecommerce_assets.catalog_server.cli import main
-
-main()

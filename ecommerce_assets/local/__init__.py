@@ -1,1 +1,0 @@
-"""Embedded local services (PostgreSQL via pgserver, S3 via moto) and the run/dev command."""

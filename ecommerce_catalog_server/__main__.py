@@ -1,0 +1,3 @@
+from ecommerce_catalog_server.cli import main
+
+main()

@@ -1,0 +1,3 @@
+from ecommerce_local.cli import main
+
+main()
