@@ -1,4 +1,4 @@
-"""The local runner as its user meets it: `./scripts/run.sh` and `ecommerce-local` driven as subprocesses.
+"""The local runner as its user meets it: `./scripts/run.sh` and `python -m ecommerce_local` driven as subprocesses.
 
 The happy path from nothing (embedded PostgreSQL, the persistent rclone lake, a re-run that reuses the
 stored snapshot and writes nothing), and the error path: every configuration mistake ends in a few lines
@@ -45,7 +45,7 @@ class Finished:
 
 def local(args: list[str], env: dict[str, str], timeout: float = 180) -> Finished:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "ecommerce_local.cli", *args], cwd=REPO_ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "ecommerce_local", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
     return Finished(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
@@ -240,7 +240,7 @@ def test_exec_runs_a_command_with_the_services_variables(services_env: dict[str,
 
 def test_dev_serves_the_ui_and_stops_everything_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "ecommerce_local.cli", "dev", "--offline", "--port",
+    process = subprocess.Popen([sys.executable, "-m", "ecommerce_local", "dev", "--offline", "--port",
                                 str(port), "--state-dir", str(tmp_path)], cwd=REPO_ROOT, env=clean_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -17,6 +17,7 @@ LOCAL = README[README.index("## On this machine, without Docker"):README.index("
 AIRFLOW = README[README.index("**Try it on this machine**"):README.index("## Configuration")]
 YESTERDAY = str(datetime.now(UTC).date() - timedelta(days=1))
 SCRIPTS = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+TOOLS = ("ecommerce_local", "ecommerce_catalog_server")  # development tools, run as modules
 
 
 def fenced_commands(text: str) -> list[str]:
@@ -55,6 +56,8 @@ def test_every_command_names_something_that_exists(command: str) -> None:
             assert name in SCRIPTS or name in {"python", "pip", "dagster"}, f"{program}: no such entry point"
         else:
             pytest.fail(f"{command}: starts with {program}, which is neither ./scripts/ nor .venv/bin/")
+    for module in re.findall(r"\bpython -m (\S+)", command):
+        assert module in TOOLS, f"{command}: python -m {module} is not one of the project's tools"
     for path in re.findall(r"\b(benchmarks/\S+\.py)\b", command):
         assert (REPO_ROOT / path).exists(), path
     # relative dates only: a command with a fixed date would age into a refusal
@@ -71,6 +74,8 @@ def run_help(argv: list[str]) -> str:
 def test_every_program_answers_help_without_doing_anything() -> None:
     for name in SCRIPTS:
         assert "usage:" in run_help([str(REPO_ROOT / ".venv" / "bin" / name), "--help"])
+    for module in TOOLS:
+        assert "usage: " in run_help([str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", module, "--help"])
     for script in ("bench_pipeline.py", "fault_report.py"):
         assert "usage:" in run_help([str(REPO_ROOT / ".venv" / "bin" / "python"), f"benchmarks/{script}", "--help"])
 

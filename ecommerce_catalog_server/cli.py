@@ -1,4 +1,4 @@
-"""`ecommerce-catalog-server`: serve a generated catalog on a local port."""
+"""`python -m ecommerce_catalog_server`: serve a generated catalog on a local port."""
 
 import argparse
 import contextlib
@@ -9,7 +9,7 @@ from ecommerce_catalog_server.server import CatalogServer
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="DummyJSON-compatible catalog server")
+    parser = argparse.ArgumentParser(prog="python -m ecommerce_catalog_server", description="DummyJSON-compatible catalog server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--products", type=int, default=194, help="catalog size")

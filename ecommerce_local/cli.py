@@ -1,4 +1,5 @@
-"""`ecommerce-local run|dev`: materialize a day end to end, or open the Dagster UI, on this machine alone.
+"""`python -m ecommerce_local run|dev|exec` (what ./scripts/run.sh runs): materialize a day end to end, open
+the Dagster UI, or run a command, on this machine alone.
 
 Services the environment does not configure are started embedded, their data kept in the state folder
 (`.local/`): PostgreSQL (pgserver, `.local/pgdata`) when ECOM_PG_DSN is unset, an S3 server over a folder
@@ -272,7 +273,7 @@ def execute(options: Options) -> int:
 
 def parse(argv: list[str] | None, today: date) -> Options:
     yesterday = today - timedelta(days=1)
-    parser = argparse.ArgumentParser(prog="ecommerce-local", description=__doc__,
+    parser = argparse.ArgumentParser(prog=_prog(), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["run", "dev", "exec"],
                         help="run: materialize one day and print the mart; dev: the Dagster UI; exec -- CMD: run "
@@ -299,7 +300,7 @@ def parse(argv: list[str] | None, today: date) -> Options:
     own, exec_command = (given[:given.index("--")], given[given.index("--") + 1:]) if "--" in given else (given, [])
     args = parser.parse_args(own)
     if args.command == "exec" and not exec_command:
-        parser.error("exec needs a command: ecommerce-local exec [--offline] -- COMMAND [ARGS...]")
+        parser.error(f"exec needs a command: {_prog()} exec [--offline] -- COMMAND [ARGS...]")
     if args.command != "exec" and exec_command:
         parser.error(f"unrecognized arguments: {' '.join(args.exec_command)}")
     raw: dict[str, Any] = {k: True for k in ("refetch", "allow_late_fetch") if getattr(args, k)}
@@ -308,7 +309,7 @@ def parse(argv: list[str] | None, today: date) -> Options:
     mart = {k: True for k in ("accept_rejected_share", "confirm_shrink") if getattr(args, k)}
     ops = {name: {"config": config} for name, config in (("raw_products_parquet", raw), ("dm_fct_ecommerce", mart))
            if config}
-    prefix = os.environ.get("ECOM_LOCAL_COMMAND") or "ecommerce-local"
+    prefix = _prog()
     if prefix.endswith("run.sh") and given[:1] == ["run"]:
         given = given[1:]
     rerun = " ".join([prefix, *map(shlex.quote, given)])
@@ -318,6 +319,11 @@ def parse(argv: list[str] | None, today: date) -> Options:
         products=args.products, awkward=args.awkward, port=args.port, state_dir=args.state_dir.resolve(),
         verbose=args.verbose, run_config={"ops": ops} if ops else {}, rerun=rerun, exec_command=exec_command,
     )
+
+
+def _prog() -> str:
+    """How the user called this: ./scripts/run.sh sets ECOM_LOCAL_COMMAND."""
+    return os.environ.get("ECOM_LOCAL_COMMAND") or "python -m ecommerce_local"
 
 
 def _quiet() -> None:
@@ -336,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
         with local_environment(options):
             code = {"run": run, "dev": dev, "exec": execute}[options.command](options)
     except SetupProblem as problem:
-        print(f"ecommerce-local: {problem}", file=sys.stderr)
+        print(f"{_prog()}: {problem}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:
         code = 130
@@ -345,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:
         if verbose:
             raise
-        print(f"ecommerce-local: unexpected {type(error).__name__}: {error}\n  (--verbose shows the stack trace)",
+        print(f"{_prog()}: unexpected {type(error).__name__}: {error}\n  (--verbose shows the stack trace)",
               file=sys.stderr)
         code = 1
     raise SystemExit(code)

@@ -8,6 +8,6 @@ export ECOM_EXTRA="${ECOM_EXTRA:-local}"
 source "$(dirname "$0")/_venv.sh"
 export ECOM_LOCAL_COMMAND="./scripts/run.sh"
 case "${1:-}" in
-    dev|exec) exec .venv/bin/ecommerce-local "$@" ;;
+    dev|exec) exec .venv/bin/python -m ecommerce_local "$@" ;;
 esac
-exec .venv/bin/ecommerce-local run "$@"
+exec .venv/bin/python -m ecommerce_local run "$@"
