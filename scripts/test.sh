@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One command runs every check: install into .venv, lint (ruff) and type-check (mypy) the code, then
+# One command runs every check: install into .venv, lint (ruff), type-check (mypy) and check the import
+# layers (import-linter) of the code, then
 # pytest (unit and integration tests; the integration tests use PostgreSQL at $ECOM_TEST_PG_DSN or start
 # an embedded one, and start their own S3 server and catalog server on loopback).
 #   ./scripts/test.sh [pytest arguments]
@@ -10,4 +11,6 @@ source "$(dirname "$0")/_venv.sh"
 echo "ruff: clean"
 .venv/bin/mypy --no-error-summary
 echo "mypy: clean"
+.venv/bin/lint-imports --quiet   # the layers of [tool.importlinter] in pyproject.toml
+echo "import layers: kept"
 exec .venv/bin/python -m pytest "$@"
