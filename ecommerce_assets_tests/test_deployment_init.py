@@ -86,7 +86,7 @@ def test_init_lake_creates_the_bucket(s3_endpoint: str, monkeypatch: pytest.Monk
     monkeypatch.setenv("ECOM_S3_ENDPOINT_URL", s3_endpoint)
     cli.main(["init-lake"])
     cli.main(["init-lake"])  # idempotent
-    lake = S3LakeResource()
+    lake = S3LakeResource(endpoint_url=s3_endpoint)
     assert bucket in [b["Name"] for b in lake.client().list_buckets()["Buckets"]]
     lake.client().delete_bucket(Bucket=bucket)
 

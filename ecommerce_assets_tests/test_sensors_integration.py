@@ -21,9 +21,9 @@ from dagster import (
     evaluate_automation_conditions,
 )
 
-from ecommerce_assets import defs
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
 from ecommerce_assets.checks import FreshnessSettings, expected_partition
+from ecommerce_assets.definitions import defs
 from ecommerce_assets.lake_keys import snapshot_partition
 from ecommerce_assets.resources.alerts import AlertWebhookResource
 from ecommerce_assets.resources.lake import S3LakeResource

@@ -32,8 +32,7 @@ from ecommerce_assets.dsn import with_database
 from ecommerce_assets.io_managers.s3_parquet import stored_object_exists
 from ecommerce_assets.lake_keys import RAW_PRODUCTS_LOCATION
 from ecommerce_assets.migrations import migrate, missing_migrations
-from ecommerce_assets.resources.catalog_api import DEFAULT_BASE_URL
-from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets.resources.from_env import catalog_api_from_env, lake_from_env
 from ecommerce_catalog_server import CatalogServer, GeneratedCatalog
 from ecommerce_local import preflight, report
 from ecommerce_local.services import embedded_postgres, persistent_s3
@@ -129,7 +128,7 @@ def _catalog(stack: ExitStack, options: Options, env: dict[str, str]) -> None:
         _say(f"catalog: bundled catalog server at {server.url} ({options.products} products"
              f"{', awkward records mixed in' if options.awkward else ''})")
         return
-    base_url = os.environ.get("ECOM_API_BASE_URL") or DEFAULT_BASE_URL
+    base_url = catalog_api_from_env().base_url
     if options.command != "run":  # dev, exec: the API may not be needed; say so, do not stop
         try:
             preflight.check_api(base_url)
@@ -138,7 +137,7 @@ def _catalog(stack: ExitStack, options: Options, env: dict[str, str]) -> None:
         return
     key = RAW_PRODUCTS_LOCATION.key(str(options.partition))
     raw_config = options.run_config.get("ops", {}).get("raw_products_parquet", {}).get("config", {})
-    if not raw_config.get("refetch") and stored_object_exists(S3LakeResource(), key):
+    if not raw_config.get("refetch") and stored_object_exists(lake_from_env(), key):
         _say(f"catalog: {base_url} not needed, the snapshot of {options.partition} is stored")
         return
     preflight.check_api(base_url)
@@ -236,7 +235,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def dev(options: Options) -> int:
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "ecommerce_assets", "-h", "127.0.0.1",
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
                "-p", str(options.port), "--log-level", "info" if options.verbose else "warning"]
     env = dict(os.environ)
     if not options.verbose:

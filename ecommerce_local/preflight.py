@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ecommerce_assets.diagnosis import SetupProblem, postgres_problem, s3_problem
 from ecommerce_assets.dsn import same_database
 from ecommerce_assets.partitions import PARTITIONS_START
+from ecommerce_assets.resources.from_env import lake_from_env
 from ecommerce_assets.resources.lake import S3LakeResource
 
 API_TIMEOUT_SECONDS = 8.0
@@ -53,7 +54,9 @@ def check_separate_databases(warehouse_dsn: str, dagster_url: str) -> None:
 def check_lake(embedded_hint: str = "") -> None:
     """The lake's bucket answers with the configured credentials (created when missing and allowed), asked
     once with short timeouts rather than with the retries a run uses."""
-    lake = S3LakeResource(max_attempts=1, connect_timeout_seconds=3, read_timeout_seconds=10)
+    configured = lake_from_env()
+    lake = S3LakeResource(bucket=configured.bucket, endpoint_url=configured.endpoint_url, region=configured.region,
+                          max_attempts=1, connect_timeout_seconds=3, read_timeout_seconds=10)
     try:
         lake.ensure_bucket()
         lake.client().list_objects_v2(Bucket=lake.bucket_name(), MaxKeys=1)

@@ -11,6 +11,7 @@ source "$(dirname "$0")/_venv.sh"
 echo "ruff: clean"
 .venv/bin/mypy --no-error-summary
 echo "mypy: clean"
-.venv/bin/lint-imports --quiet   # the layers of [tool.importlinter] in pyproject.toml
+# the layers of [tool.importlinter] in pyproject.toml; its report only when a contract is broken
+layers="$(.venv/bin/lint-imports --no-logo --no-cache)" || { echo "$layers"; exit 1; }
 echo "import layers: kept"
 exec .venv/bin/python -m pytest "$@"

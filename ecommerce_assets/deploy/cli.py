@@ -11,7 +11,7 @@ from ecommerce_assets.deploy.init_warehouse import Login, WarehousePlan, init_wa
 from ecommerce_assets.deploy.metabase import MetabaseAdmin, WarehouseConnection, init_metabase
 from ecommerce_assets.deploy.urls import exec_with_urls
 from ecommerce_assets.diagnosis import postgres_problem, s3_problem
-from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets.resources.from_env import lake_from_env
 
 # What each step reads from the environment (compose must provide the required ones; tests check it).
 REQUIRED_ENV: dict[str, tuple[str, ...]] = {
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         variable = "ECOM_PG_ADMIN_DSN" if args.step == "init-warehouse" else "ECOM_PG_DSN"
         raise SystemExit(postgres_problem(error, variable, os.environ.get(variable, ""))) from None
     except (BotoCoreError, ClientError) as error:
-        lake = S3LakeResource()
+        lake = lake_from_env()
         problem = s3_problem(error, lake.endpoint(), lake.bucket_name())
         if problem is None:
             raise
@@ -80,7 +80,7 @@ def _run_step(step: str) -> None:
         applied = init_warehouse(_env("ECOM_PG_ADMIN_DSN"), warehouse_plan())
         print(f"warehouse ready; migrations applied: {', '.join(applied) or 'none (up to date)'}")
     elif step == "init-lake":
-        lake = S3LakeResource()
+        lake = lake_from_env()
         lake.ensure_bucket()
         print(f"bucket {lake.bucket_name()} ready")
     else:

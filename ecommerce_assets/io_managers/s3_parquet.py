@@ -13,6 +13,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext, ResourceDependency
+from pydantic import Field
 
 from ecommerce_assets.resources.lake import S3LakeResource
 
@@ -64,9 +65,9 @@ class S3ParquetIOManager(ConfigurableIOManager):
     readers never see a partial object; loads a partition as a pyarrow dataset over a local copy."""
 
     lake: ResourceDependency[S3LakeResource]
-    compression: str = "zstd"
-    row_group_rows: int = 64_000
-    row_group_bytes: int = 64 * 1024 * 1024
+    compression: str = Field(default="zstd", description="Parquet compression codec")
+    row_group_rows: int = Field(default=64_000, description="rows per Parquet row group, at most")
+    row_group_bytes: int = Field(default=64 * 1024 * 1024, description="bytes per Parquet row group, at most")
 
     def handle_output(self, context: OutputContext, obj: pa.Table | BatchStream | ReuseStored) -> None:
         location = LakeLocation.from_metadata(context.definition_metadata)

@@ -2,7 +2,6 @@
 
 import json
 import logging
-import os
 from typing import Any
 
 import requests
@@ -15,15 +14,15 @@ log = logging.getLogger(__name__)
 
 
 class AlertWebhookResource(ConfigurableResource):
-    """Where failure alerts go; unset url falls back to $ECOM_ALERT_WEBHOOK_URL, and with neither, nowhere."""
+    """Where failure alerts go; without a URL, nowhere (they are only logged)."""
 
-    url: str | None = Field(default=None, description="webhook URL; else $ECOM_ALERT_WEBHOOK_URL")
-    timeout_seconds: float = 10.0
-    max_retries: int = 3
-    backoff_factor: float = 0.5
+    url: str | None = Field(default=None, description="webhook URL, a secret: EnvVar ECOM_ALERT_WEBHOOK_URL")
+    timeout_seconds: float = Field(default=10.0, description="seconds per POST")
+    max_retries: int = Field(default=3, description="retries on connection errors, 429 and 5xx")
+    backoff_factor: float = Field(default=0.5, description="exponential backoff base in seconds")
 
     def target(self) -> str | None:
-        return self.url or os.environ.get("ECOM_ALERT_WEBHOOK_URL") or None
+        return self.url or None
 
     def send(self, message: dict[str, Any]) -> str:
         """POST `message`; returns what happened ("sent", "not configured", or the failure), never raises."""

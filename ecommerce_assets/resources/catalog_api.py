@@ -1,6 +1,5 @@
 """The catalog API: a retrying HTTP client for DummyJSON-shaped `/products` and its Dagster resource."""
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from ecommerce_assets.transforms.raw_snapshot import PageParser, PageShapeError,
 
 DEFAULT_BASE_URL = "https://dummyjson.com"
 DEFAULT_PAGE_SIZE = 100
+DEFAULT_MAX_RECORDS = 5_000_000
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -217,30 +217,27 @@ def _reason(exc: BaseException) -> str:
 
 
 class CatalogApiResource(ConfigurableResource):
-    """The DummyJSON-shaped catalog API; unset fields fall back to the ECOM_API_* environment at run time."""
+    """The DummyJSON-shaped catalog API."""
 
-    base_url: str | None = Field(default=None, description="API root; else $ECOM_API_BASE_URL, else dummyjson.com")
-    page_size: int | None = Field(default=None, description="products per request; else $ECOM_API_PAGE_SIZE, else 100")
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="catalog API root ($ECOM_API_BASE_URL)")
+    page_size: int = Field(default=DEFAULT_PAGE_SIZE, gt=0, description="products per request ($ECOM_API_PAGE_SIZE)")
+    max_records: int = Field(default=DEFAULT_MAX_RECORDS, gt=0,
+                             description="largest catalog accepted before the fetch fails ($ECOM_API_MAX_RECORDS)")
     timeout_seconds: float = Field(default=30.0, description="connect and read timeout per request")
-    max_retries: int = Field(default=6, description="retries per request on connection errors, 429 and 5xx")
+    max_retries: int = Field(default=6, description="retries per request on connection errors, 429, 5xx and bad bodies")
     backoff_factor: float = Field(default=0.5, description="exponential backoff base in seconds")
     max_response_bytes: int = Field(default=256 * 1024 * 1024, description="largest response body accepted")
-    max_records: int | None = Field(default=None, description="largest catalog accepted; else $ECOM_API_MAX_RECORDS, else 5,000,000")
 
     def settings(self) -> ClientSettings:
-        page_size = self.page_size or int(os.environ.get("ECOM_API_PAGE_SIZE") or DEFAULT_PAGE_SIZE)
-        if page_size <= 0:
-            raise ValueError(f"page size must be positive, got {page_size}")
         return ClientSettings(
-            base_url=self.base_url or os.environ.get("ECOM_API_BASE_URL") or DEFAULT_BASE_URL,
-            page_size=page_size,
+            base_url=self.base_url,
+            page_size=self.page_size,
             timeout_seconds=self.timeout_seconds,
             max_retries=self.max_retries,
             backoff_factor=self.backoff_factor,
             max_response_bytes=self.max_response_bytes,
-            max_records=self.max_records or int(os.environ.get("ECOM_API_MAX_RECORDS") or 5_000_000),
+            max_records=self.max_records,
         )
 
     def client(self) -> CatalogClient:
         return CatalogClient(self.settings())
-

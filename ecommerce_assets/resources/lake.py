@@ -1,6 +1,5 @@
 """The S3 lake (AWS, MinIO or any S3 endpoint): a boto3 client for writes, pyarrow's S3 filesystem for reads."""
 
-import os
 from urllib.parse import urlparse
 
 import boto3
@@ -16,23 +15,24 @@ DEFAULT_REGION = "us-east-1"
 
 
 class S3LakeResource(ConfigurableResource):
-    """Bucket and endpoint of the lake; credentials come from the standard AWS_* environment variables."""
+    """Bucket and endpoint of the lake; credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID /
+    AWS_SECRET_ACCESS_KEY, a profile or an instance role), never from config."""
 
-    bucket: str | None = Field(default=None, description="bucket; else $ECOM_S3_BUCKET, else ecommerce-lake")
-    endpoint_url: str | None = Field(default=None, description="S3 endpoint (MinIO, local); else $ECOM_S3_ENDPOINT_URL; unset = AWS")
-    region: str | None = Field(default=None, description="region; else $AWS_REGION, else us-east-1")
-    connect_timeout_seconds: float = 10.0
-    read_timeout_seconds: float = 60.0
-    max_attempts: int = 5
+    bucket: str = Field(default=DEFAULT_BUCKET, description="lake bucket ($ECOM_S3_BUCKET)")
+    endpoint_url: str | None = Field(default=None, description="S3 endpoint: MinIO, local; None = AWS ($ECOM_S3_ENDPOINT_URL)")
+    region: str = Field(default=DEFAULT_REGION, description="S3 region ($AWS_REGION)")
+    connect_timeout_seconds: float = Field(default=10.0, description="seconds to open a connection to S3")
+    read_timeout_seconds: float = Field(default=60.0, description="seconds to wait for an S3 answer")
+    max_attempts: int = Field(default=5, description="attempts per S3 request (botocore's standard retry mode)")
 
     def bucket_name(self) -> str:
-        return self.bucket or os.environ.get("ECOM_S3_BUCKET") or DEFAULT_BUCKET
+        return self.bucket
 
     def endpoint(self) -> str | None:
-        return self.endpoint_url or os.environ.get("ECOM_S3_ENDPOINT_URL") or None
+        return self.endpoint_url or None
 
     def region_name(self) -> str:
-        return self.region or os.environ.get("AWS_REGION") or DEFAULT_REGION
+        return self.region
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket_name()}/{key}"

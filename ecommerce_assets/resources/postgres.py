@@ -16,9 +16,9 @@ class PostgresResource(ConfigurableResource):
     """The warehouse; wire `dsn` with `EnvVar("ECOM_PG_DSN")` so the secret never sits in code or config.
     The DSN may leave the password out: libpq then takes $PGPASSWORD (or ~/.pgpass), unencoded."""
 
-    dsn: str = Field(description="libpq URL of the warehouse, from $ECOM_PG_DSN")
-    application_name: str = "ecommerce_assets"
-    connect_timeout_seconds: int = 10
+    dsn: str = Field(description="libpq URL of the warehouse, a secret: EnvVar ECOM_PG_DSN")
+    application_name: str = Field(default="ecommerce_assets", description="how the pipeline's sessions are named in pg_stat_activity")
+    connect_timeout_seconds: int = Field(default=10, description="seconds to open a connection")
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:

@@ -1,21 +1,32 @@
-"""Thresholds of the quality gates, from the environment at run time."""
+"""Thresholds of the quality gates and the mart's deadline."""
 
-import os
+from datetime import time
+from zoneinfo import ZoneInfo
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
 
 class QualitySettings(ConfigurableResource):
-    """Unset fields fall back to $ECOM_MAX_REJECTED_SHARE (0.05) and $ECOM_MAX_CATALOG_SHRINK (0.5)."""
+    """Where the mart stops trusting a day's catalog."""
 
-    max_rejected_share: float | None = Field(default=None, description="rejected share above which the mart is blocked")
-    max_catalog_shrink: float | None = Field(default=None, description="day-over-day shrink above which the mart is blocked")
+    max_rejected_share: float = Field(default=0.05, ge=0, le=1,
+                                      description="rejected share above which the mart refuses the day ($ECOM_MAX_REJECTED_SHARE)")
+    max_catalog_shrink: float = Field(default=0.5, ge=0, le=1,
+                                      description="day-over-day shrink above which the mart refuses the day ($ECOM_MAX_CATALOG_SHRINK)")
 
     def rejected_share(self) -> float:
-        return self.max_rejected_share if self.max_rejected_share is not None else \
-            float(os.environ.get("ECOM_MAX_REJECTED_SHARE") or 0.05)
+        return self.max_rejected_share
 
     def catalog_shrink(self) -> float:
-        return self.max_catalog_shrink if self.max_catalog_shrink is not None else \
-            float(os.environ.get("ECOM_MAX_CATALOG_SHRINK") or 0.5)
+        return self.max_catalog_shrink
+
+
+class FreshnessSettings(ConfigurableResource):
+    """When yesterday's mart must exist."""
+
+    deadline: str = Field(default="09:00", description="HH:MM wall-clock time ($ECOM_DM_DEADLINE)")
+    deadline_timezone: str = Field(default="Europe/Moscow", description="time zone of the deadline ($ECOM_DM_DEADLINE_TZ)")
+
+    def resolved(self) -> tuple[time, ZoneInfo]:
+        return time.fromisoformat(self.deadline), ZoneInfo(self.deadline_timezone)

@@ -1,0 +1,81 @@
+"""Every setting the pipeline takes from the environment: its variable, its default and what it means.
+
+The resources hold these as typed fields. Ordinary settings are read once, when the code location loads,
+so the Deployment → Resources page of the UI shows the value in effect; secrets are wired as `EnvVar`,
+which Dagster resolves when a run starts and the UI shows by name only. `.env.example` and the README's
+configuration table are checked against this list by a test.
+"""
+
+import os
+from dataclasses import dataclass
+
+from dagster import EnvVar
+
+
+@dataclass(frozen=True)
+class Setting:
+    variable: str
+    default: str  # "" = unset: the field is None
+    meaning: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ECOM_API_BASE_URL", "https://dummyjson.com", "catalog API root (DummyJSON shape)"),
+    Setting("ECOM_API_PAGE_SIZE", "100", "products per request"),
+    Setting("ECOM_API_MAX_RECORDS", "5000000", "largest catalog accepted before the fetch fails"),
+    Setting("ECOM_S3_BUCKET", "ecommerce-lake", "lake bucket"),
+    Setting("ECOM_S3_ENDPOINT_URL", "", "S3 endpoint (MinIO, local); unset = AWS"),
+    Setting("AWS_REGION", "us-east-1", "S3 region"),
+    Setting("ECOM_PG_DSN", "", "warehouse PostgreSQL, libpq URL", secret=True),
+    Setting("ECOM_ALERT_WEBHOOK_URL", "", "where failed runs are posted (JSON); unset: only logged", secret=True),
+    Setting("ECOM_MAX_REJECTED_SHARE", "0.05", "rejected share above which the mart refuses the day"),
+    Setting("ECOM_MAX_CATALOG_SHRINK", "0.5", "day-over-day shrink above which the mart refuses the day"),
+    Setting("ECOM_DM_DEADLINE", "09:00", "when yesterday's mart must exist (HH:MM)"),
+    Setting("ECOM_DM_DEADLINE_TZ", "Europe/Moscow", "the time zone of that deadline"),
+)
+BY_VARIABLE = {setting.variable: setting for setting in SETTINGS}
+
+
+class SettingError(ValueError):
+    """A variable whose value cannot be what it configures."""
+
+
+def text(variable: str) -> str:
+    """The variable's value, else its default."""
+    setting = BY_VARIABLE[variable]
+    if setting.secret:
+        raise SettingError(f"{variable} is a secret: wire it with secret(), never as a value")
+    return os.environ.get(variable) or setting.default
+
+
+def optional_text(variable: str) -> str | None:
+    return text(variable) or None
+
+
+def integer(variable: str) -> int:
+    raw = text(variable)
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingError(f"{variable}={raw!r} is not a whole number (default {BY_VARIABLE[variable].default})") from None
+
+
+def number(variable: str) -> float:
+    raw = text(variable)
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingError(f"{variable}={raw!r} is not a number (default {BY_VARIABLE[variable].default})") from None
+
+
+def secret(variable: str) -> EnvVar:
+    """The variable as an EnvVar: its value never enters code, config or the UI."""
+    if not BY_VARIABLE[variable].secret:
+        raise SettingError(f"{variable} is not a secret: read it with text()")
+    return EnvVar(variable)
+
+
+def optional_secret(variable: str) -> EnvVar | None:
+    """The variable as an EnvVar when it is set, else None (the feature it configures is off)."""
+    return secret(variable) if os.environ.get(variable) else None
