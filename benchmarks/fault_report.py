@@ -32,7 +32,7 @@ from ecommerce_assets.dsn import with_database
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
 from ecommerce_assets.migrations import migrate
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
-from ecommerce_assets.resources.quality import QualitySettings
+from ecommerce_assets.resources.quality_settings import QualitySettings
 from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
 from ecommerce_local.services import embedded_s3, free_port, postgres_answers
 

@@ -17,7 +17,7 @@ from dagster import (
 )
 
 from ecommerce_assets.assets.dm import dm_fct_ecommerce
-from ecommerce_assets.resources.quality import FreshnessSettings
+from ecommerce_assets.resources.quality_settings import FreshnessSettings
 
 
 def expected_partition(now: datetime, deadline: time, zone: ZoneInfo) -> date:

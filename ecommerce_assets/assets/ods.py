@@ -20,7 +20,7 @@ from ecommerce_assets.automation import follows_upstream
 from ecommerce_assets.io_managers.postgres_table import PartitionWrite, pg_table_metadata
 from ecommerce_assets.partitions import WAREHOUSE_POOL, daily_partitions
 from ecommerce_assets.resources.postgres import PostgresResource
-from ecommerce_assets.resources.quality import QualitySettings
+from ecommerce_assets.resources.quality_settings import QualitySettings
 from ecommerce_assets.sql import load_sql
 from ecommerce_assets.transforms.products import CleanedProducts, clean_products
 

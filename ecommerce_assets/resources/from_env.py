@@ -5,7 +5,7 @@ from ecommerce_assets.resources.alerts import AlertWebhookResource
 from ecommerce_assets.resources.catalog_api import CatalogApiResource
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.resources.postgres import PostgresResource
-from ecommerce_assets.resources.quality import FreshnessSettings, QualitySettings
+from ecommerce_assets.resources.quality_settings import FreshnessSettings, QualitySettings
 from ecommerce_assets.settings import integer, number, optional_secret, optional_text, secret, text
 
 
