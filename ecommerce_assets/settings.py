@@ -7,7 +7,9 @@ configuration table are checked against this list by a test.
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from dagster import EnvVar
 
@@ -35,6 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ECOM_DM_DEADLINE_TZ", "Europe/Moscow", "the time zone of that deadline"),
 )
 BY_VARIABLE = {setting.variable: setting for setting in SETTINGS}
+T = TypeVar("T")
 
 
 class SettingError(ValueError):
@@ -53,20 +56,20 @@ def optional_text(variable: str) -> str | None:
     return text(variable) or None
 
 
-def integer(variable: str) -> int:
+def _parsed(variable: str, convert: Callable[[str], T], kind: str) -> T:
     raw = text(variable)
     try:
-        return int(raw)
+        return convert(raw)
     except ValueError:
-        raise SettingError(f"{variable}={raw!r} is not a whole number (default {BY_VARIABLE[variable].default})") from None
+        raise SettingError(f"{variable}={raw!r} is not {kind} (default {BY_VARIABLE[variable].default})") from None
+
+
+def integer(variable: str) -> int:
+    return _parsed(variable, int, "a whole number")
 
 
 def number(variable: str) -> float:
-    raw = text(variable)
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingError(f"{variable}={raw!r} is not a number (default {BY_VARIABLE[variable].default})") from None
+    return _parsed(variable, float, "a number")
 
 
 def secret(variable: str) -> EnvVar:
