@@ -151,11 +151,11 @@ def worker_pipeline(size: int) -> dict[str, Any]:
     """The whole materialization through Dagster (raw -> ODS -> mart), and each step's duration."""
     from dagster import DagsterEventType, materialize
 
-    from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
+    from ecommerce_assets.assets import dm_fct_ecommerce, dm_fct_product_changes, ods_fct_products, raw_products_parquet
 
     started = time.perf_counter()
     result = materialize(
-        [raw_products_parquet, ods_fct_products, dm_fct_ecommerce], partition_key=PARTITION, resources=_resources(),
+        [raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce], partition_key=PARTITION, resources=_resources(),
         run_config={"ops": {"raw_products_parquet": {"config": {"allow_late_fetch": True}}},
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )

@@ -26,7 +26,7 @@ from dagster import DagsterEventType, ExecuteInProcessResult, materialize
 from dagster_duckdb import DuckDBResource
 from psycopg import sql
 
-from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
+from ecommerce_assets.assets import dm_fct_ecommerce, dm_fct_product_changes, ods_fct_products, raw_products_parquet
 from ecommerce_assets.diagnosis import describe_error
 from ecommerce_assets.dsn import with_database
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
@@ -37,7 +37,7 @@ from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, GeneratedC
 from ecommerce_local.services import embedded_s3, free_port, postgres_answers
 
 PARTITION = "2025-09-01"
-ASSETS = [raw_products_parquet, ods_fct_products, dm_fct_ecommerce]
+ASSETS = [raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce]
 KEY = f"raw/products/snapshot_date={PARTITION}/products.parquet"
 
 

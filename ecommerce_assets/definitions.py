@@ -3,7 +3,13 @@
 from dagster import Definitions
 from dagster_duckdb import DuckDBResource
 
-from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
+from ecommerce_assets.assets import (
+    dm_dim_product_history,
+    dm_fct_ecommerce,
+    dm_fct_product_changes,
+    ods_fct_products,
+    raw_products_parquet,
+)
 from ecommerce_assets.automation import automation_sensor
 from ecommerce_assets.checks import (
     dm_fct_ecommerce__yesterday_present,
@@ -21,7 +27,7 @@ from ecommerce_assets.resources.from_env import (
     quality_from_env,
 )
 from ecommerce_assets.schedules import raw_products_daily_schedule
-from ecommerce_assets.sensors import raw_snapshot_s3_sensor, run_failure_alert_sensor
+from ecommerce_assets.sensors import product_changes_next_day_sensor, raw_snapshot_s3_sensor, run_failure_alert_sensor
 
 
 def build_resources() -> dict[str, object]:
@@ -43,10 +49,10 @@ def build_resources() -> dict[str, object]:
 
 
 defs = Definitions(
-    assets=[raw_products_parquet, ods_fct_products, dm_fct_ecommerce],
+    assets=[raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce, dm_dim_product_history],
     asset_checks=[dm_fct_ecommerce__yesterday_present],
     jobs=[*ALL_JOBS, dm_freshness_job],
     schedules=[raw_products_daily_schedule, dm_freshness_schedule],
-    sensors=[automation_sensor, raw_snapshot_s3_sensor, run_failure_alert_sensor],
+    sensors=[automation_sensor, raw_snapshot_s3_sensor, run_failure_alert_sensor, product_changes_next_day_sensor],
     resources=build_resources(),
 )

@@ -13,14 +13,20 @@ ods_products_job = define_asset_job(
     description="Load the day's raw snapshot into ods.fct_products.",
 )
 dm_ecommerce_job = define_asset_job(
-    "dm_ecommerce_job", selection=AssetSelection.assets("dm_fct_ecommerce"), partitions_def=daily_partitions,
-    description="Build the day's rows of dm.fct_ecommerce.",
+    "dm_ecommerce_job", selection=AssetSelection.assets("dm_fct_product_changes", "dm_fct_ecommerce"),
+    partitions_def=daily_partitions,
+    description="Derive the day's changes (dm.fct_product_changes) and build its rows of dm.fct_ecommerce.",
 )
 ecommerce_daily_job = define_asset_job(
     "ecommerce_daily_job",
-    selection=AssetSelection.assets("raw_products_parquet", "ods_fct_products", "dm_fct_ecommerce"),
+    selection=AssetSelection.assets("raw_products_parquet", "ods_fct_products", "dm_fct_product_changes",
+                                    "dm_fct_ecommerce"),
     partitions_def=daily_partitions,
-    description="raw -> ods -> dm for one day.",
+    description="raw -> ods -> changes -> mart for one day.",
+)
+product_history_job = define_asset_job(
+    "product_history_job", selection=AssetSelection.assets("dm_dim_product_history"),
+    description="Bring dm.dim_product_history in line with the ODS snapshots loaded.",
 )
 
-ALL_JOBS = [raw_products_job, ods_products_job, dm_ecommerce_job, ecommerce_daily_job]
+ALL_JOBS = [raw_products_job, ods_products_job, dm_ecommerce_job, ecommerce_daily_job, product_history_job]

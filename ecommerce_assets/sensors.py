@@ -1,6 +1,8 @@
-"""Sensors: raw snapshots dropped into the lake by other systems, and alerts on failed runs."""
+"""Sensors: raw snapshots dropped into the lake by other systems, the changes of the day after a late or
+reloaded ODS day, and alerts on failed runs."""
 
 import json
+from datetime import date
 from typing import Any
 
 from dagster import (
@@ -11,6 +13,7 @@ from dagster import (
     DefaultSensorStatus,
     MetadataValue,
     RunFailureSensorContext,
+    RunRequest,
     SensorEvaluationContext,
     SensorResult,
     run_failure_sensor,
@@ -20,10 +23,15 @@ from dagster import (
 from ecommerce_assets.diagnosis import describe_error
 from ecommerce_assets.lake_keys import RAW_PRODUCTS_LOCATION, snapshot_partition
 from ecommerce_assets.partitions import daily_partitions
+from ecommerce_assets.product_history import next_snapshot
 from ecommerce_assets.resources.alerts import AlertWebhookResource
 from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets.resources.postgres import PostgresResource
 
 RAW_KEY = AssetKey("raw_products_parquet")
+ODS_KEY = AssetKey("ods_fct_products")
+CHANGES_KEY = AssetKey("dm_fct_product_changes")
+MART_KEY = AssetKey("dm_fct_ecommerce")
 
 
 def _known_etag(context: SensorEvaluationContext, partition: str) -> str | None:
@@ -81,6 +89,42 @@ def raw_snapshot_s3_sensor(context: SensorEvaluationContext, lake: S3LakeResourc
                 },
             ))
     return SensorResult(asset_events=events, cursor=json.dumps(seen, sort_keys=True))
+
+
+@sensor(
+    name="product_changes_next_day_sensor",
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    asset_selection=[CHANGES_KEY, MART_KEY],
+    description="When an ODS day is loaded or reloaded, the next loaded day's changes (and mart) are derived "
+                "again against it — the declarative automation follows the same day only.",
+)
+def product_changes_next_day_sensor(context: SensorEvaluationContext, postgres: PostgresResource) -> SensorResult:
+    cursor = int(context.cursor or 0)
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=ODS_KEY, after_storage_id=cursor), limit=500, ascending=True
+    ).records
+    requested: dict[str, RunRequest] = {}
+    with postgres.connect() as conn:
+        for record in records:
+            cursor = max(cursor, record.storage_id)
+            if record.partition_key is None:
+                continue
+            following = next_snapshot(conn, date.fromisoformat(record.partition_key))
+            if following is None:
+                continue
+            already = context.instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=CHANGES_KEY, asset_partitions=[str(following)],
+                                   after_storage_id=record.storage_id), limit=1,
+            ).records
+            if already:
+                continue  # derived after this load already
+            requested[str(following)] = RunRequest(
+                run_key=f"{record.partition_key}>{following}@{record.storage_id}",
+                partition_key=str(following), asset_selection=[CHANGES_KEY, MART_KEY],
+            )
+            context.log.info(f"ODS {record.partition_key} loaded: the changes of {following} compare with it now")
+    return SensorResult(run_requests=list(requested.values()), cursor=str(cursor))
 
 
 def failure_message(context: RunFailureSensorContext) -> dict[str, Any]:

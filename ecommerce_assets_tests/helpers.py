@@ -10,12 +10,12 @@ import requests
 from dagster import AssetsDefinition, DagsterInstance, ExecuteInProcessResult, materialize
 from dagster_duckdb import DuckDBResource
 
-from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
+from ecommerce_assets.assets import dm_fct_ecommerce, dm_fct_product_changes, ods_fct_products, raw_products_parquet
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
 from ecommerce_assets.resources.quality_settings import QualitySettings
 
-ALL_ASSETS: list[AssetsDefinition] = [raw_products_parquet, ods_fct_products, dm_fct_ecommerce]
+ALL_ASSETS: list[AssetsDefinition] = [raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce]
 
 
 def make_resources(lake: S3LakeResource, pg_dsn: str, api_url: str, page_size: int = 40,

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -22,6 +22,7 @@ from ecommerce_assets.dsn import with_database
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets_tests.conftest import REPO_ROOT
 from ecommerce_assets_tests.helpers import clean_env, query
+from ecommerce_catalog_server.daily import DailyCatalog
 from ecommerce_local.services import embedded_postgres, free_port
 
 pytestmark = pytest.mark.integration
@@ -29,6 +30,12 @@ pytestmark = pytest.mark.integration
 TODAY = datetime.now(UTC).date()
 YESTERDAY = str(TODAY - timedelta(days=1))
 ANSI = re.compile(r"\x1b\[")
+
+
+def simulated(day: str) -> tuple[int, int, int]:
+    """(records, pages of 100, categories) of the bundled simulator's catalog of `day` (194 slots)."""
+    catalog = DailyCatalog(194, date.fromisoformat(day))
+    return catalog.total(), -(-catalog.total() // 100), len(catalog.categories())
 
 
 @dataclass(frozen=True)
@@ -68,20 +75,25 @@ def test_run_sh_from_nothing_keeps_its_data_and_a_rerun_reuses_it(tmp_path: Path
     assert first.returncode == 0, first.stdout + first.stderr
     output = first.stdout + first.stderr
     assert "Traceback" not in output and not ANSI.search(output) and "Warning" not in output, output
-    assert "fetched 194 records in 2 pages" in first.stdout
-    assert "194 accepted, 0 rejected" in first.stdout and "rows 194 inserted, 0 updated, 0 unchanged, 0 deleted" in first.stdout
+    records, pages, categories = simulated(YESTERDAY)
+    assert f"fetched {records} records in {pages} pages" in first.stdout
+    assert f"{records} accepted, 0 rejected" in first.stdout
+    assert f"rows {records} inserted, 0 updated, 0 unchanged, 0 deleted" in first.stdout
+    assert "chg  first snapshot in the ODS: nothing to compare it with, no changes" in first.stdout
+    assert f"hist took in 1 new days; {records} intervals of {records} products" in first.stdout
     assert "checks: 8 passed, 0 failed, 0 warned" in first.stdout
     mart = first.stdout[first.stdout.index("dm.fct_ecommerce, report_date = "):]
     assert mart.splitlines()[0] == f"dm.fct_ecommerce, report_date = {YESTERDAY}"
-    assert len(mart.strip().splitlines()) == 3 + 24  # title, header, rule, 24 categories
+    assert len(mart.split("\n\n")[0].strip().splitlines()) == 3 + categories  # title, header, rule, categories
     snapshot = state / "lake" / "ecommerce-lake" / "raw" / "products" / f"snapshot_date={YESTERDAY}" / "products.parquet"
     stored = snapshot.read_bytes()
 
     second = subprocess.run(command, cwd=REPO_ROOT, env=clean_env(), capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "reused the stored snapshot, 194 records" in second.stdout
-    assert "rows unchanged (194 rows already stored, nothing written)" in second.stdout
-    assert "dm   24 categories; rows unchanged (24 rows already stored, nothing written)" in second.stdout
+    assert f"reused the stored snapshot, {records} records" in second.stdout
+    assert f"rows unchanged ({records} rows already stored, nothing written)" in second.stdout
+    assert f"dm   {categories} categories; rows unchanged ({categories} rows already stored, nothing written)" in second.stdout
+    assert "hist nothing new" in second.stdout
     assert "migrations applied" not in second.stdout
     assert second.stdout[second.stdout.index("dm.fct_ecommerce, report_date = "):] == mart
     assert snapshot.read_bytes() == stored  # kept, not fetched again
@@ -90,10 +102,11 @@ def test_run_sh_from_nothing_keeps_its_data_and_a_rerun_reuses_it(tmp_path: Path
     # Dagster's run history is in its own database, never among the warehouse's tables.
     with embedded_postgres(state / "pgdata") as admin:
         warehouse, dagster = with_database(admin, "warehouse"), with_database(admin, "warehouse_dagster")
-        assert query(warehouse, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s", (YESTERDAY,)) == [(194,)]
+        assert query(warehouse, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s", (YESTERDAY,)) == [(records,)]
         assert query(warehouse, "SELECT count(*) FROM information_schema.tables WHERE table_name IN "
                                 "('runs', 'event_logs')") == [(0,)]
-        assert query(dagster, "SELECT count(*) FROM runs WHERE status = 'SUCCESS'") == [(2,)]
+        # each run: the day's job, then the history's
+        assert query(dagster, "SELECT count(*) FROM runs WHERE status = 'SUCCESS'") == [(4,)]
 
 
 def test_a_refused_run_says_why_and_the_flag_it_names_fixes_it(services_env: dict[str, str], pg_dsn: str,
@@ -103,7 +116,8 @@ def test_a_refused_run_says_why_and_the_flag_it_names_fixes_it(services_env: dic
     refused = local(args, services_env)
     assert_told(refused, "raw_products_parquet:", f"partition {old} is 10 days old",
                 f"→ rerun: ./scripts/run.sh --offline --state-dir {tmp_path} --date {old} --allow-late-fetch",
-                "not run: ods_fct_products, dm_fct_ecommerce", "full log: ", max_seconds=60, max_lines=12)
+                "not run: ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce", "full log: ", max_seconds=60,
+                max_lines=12)
     log = Path(refused.err.split("full log: ")[1].split()[0])
     story = log.read_text()  # the whole story is in the log, not on the terminal
     assert "STEP_FAILURE" in story and "Stack Trace:" in story and "raise Failure(" in story
@@ -111,9 +125,26 @@ def test_a_refused_run_says_why_and_the_flag_it_names_fixes_it(services_env: dic
 
     allowed = local([*args, "--allow-late-fetch"], services_env)
     assert allowed.code == 0, allowed.both
-    assert "fetched 194 records in 2 pages" in allowed.out and "Traceback" not in allowed.both
-    assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s", (old,)) == [(194,)]
-    assert query(pg_dsn, "SELECT sum(product_count) FROM dm.fct_ecommerce WHERE report_date = %s", (old,)) == [(194,)]
+    records, pages, _ = simulated(old)
+    assert f"fetched {records} records in {pages} pages" in allowed.out and "Traceback" not in allowed.both
+    assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s", (old,)) == [(records,)]
+    assert query(pg_dsn, "SELECT sum(product_count) FROM dm.fct_ecommerce WHERE report_date = %s", (old,)) == [(records,)]
+
+
+def test_days_builds_history_and_shows_the_last_days_changes(services_env: dict[str, str], pg_dsn: str,
+                                                              tmp_path: Path) -> None:
+    done = local(["run", "--offline", "--days", "3", "--state-dir", str(tmp_path)], services_env)
+    assert done.code == 0, done.both
+    days = [str(TODAY - timedelta(days=back)) for back in (3, 2, 1)]
+    assert f"simulating 3 days, {days[0]} to {days[2]}" in done.out
+    for day in days:
+        assert f"\n{day}  fetched {simulated(day)[0]} records" in done.out
+    stored = dict(query(pg_dsn, "SELECT change_type, count(*) FROM dm.fct_product_changes WHERE change_date = %s "
+                                "GROUP BY 1", (days[2],)))
+    line = next(x for x in done.out.splitlines() if x.startswith(f"changes on {days[2]} (against {days[1]}): "))
+    assert f"{stored.get('price_changed', 0)} price changed" in line and f"{stored.get('restocked', 0)} restocked" in line
+    assert "dm.dim_product_history, product " in done.out and "price changes from" in done.out
+    assert query(pg_dsn, "SELECT count(*) FROM meta.history_applied") == [(3,)]
 
 
 def test_a_blocked_mart_names_the_flag_that_accepts_it(services_env: dict[str, str], pg_dsn: str,
@@ -131,15 +162,18 @@ def test_a_blocked_mart_names_the_flag_that_accepts_it(services_env: dict[str, s
     assert query(pg_dsn, "SELECT sum(product_count) FROM dm.fct_ecommerce") == [(126,)]
 
 
-@pytest.mark.parametrize(("date", "phrases"), [
-    ("2026-13-01", ["--date 2026-13-01: not a date (month must be in 1..12)", f"e.g. --date {YESTERDAY}"]),
-    ("yesterday", ["--date yesterday: not a date"]),
-    (str(TODAY), [f"--date {TODAY}: today", f"the latest is --date {YESTERDAY}"]),
-    (str(TODAY + timedelta(days=1)), ["a future day", f"the latest is --date {YESTERDAY}"]),
-    ("2024-12-31", ["before the first partition", "from 2025-01-01"]),
+@pytest.mark.parametrize(("arguments", "phrases"), [
+    ("--offline --date 2026-13-01", ["--date 2026-13-01: not a date (month must be in 1..12)", f"e.g. --date {YESTERDAY}"]),
+    ("--offline --date yesterday", ["--date yesterday: not a date"]),
+    (f"--offline --date {TODAY}", [f"--date {TODAY}: today", f"the latest is --date {YESTERDAY}"]),
+    (f"--offline --date {TODAY + timedelta(days=1)}", ["a future day", f"the latest is --date {YESTERDAY}"]),
+    ("--offline --date 2024-12-31", ["before the first partition", "from 2025-01-01"]),
+    ("--offline --date 2025-01-02 --days 5", ["starts before the first partition (2025-01-01)"]),
+    ("--days 3", ["--days 3: a past day's catalog exists only in the simulator", "add --offline"]),
+    ("--offline --days 0", ["--days 0: at least 1"]),
 ])
-def test_an_invalid_date_is_refused_before_anything_starts(date: str, phrases: list[str], tmp_path: Path) -> None:
-    result = local(["run", "--offline", "--date", date, "--state-dir", str(tmp_path)], clean_env())
+def test_an_invalid_date_is_refused_before_anything_starts(arguments: str, phrases: list[str], tmp_path: Path) -> None:
+    result = local(["run", *arguments.split(), "--state-dir", str(tmp_path)], clean_env())
     assert_told(result, *phrases, max_seconds=10)
     assert result.out == "" and not (tmp_path / "pgdata").exists()  # nothing was started
 
@@ -200,7 +234,7 @@ def test_dagster_history_is_never_written_into_the_warehouse(pg_dsn: str, pg_adm
         done = local(["run", "--offline", "--state-dir", str(tmp_path)], env)
         assert done.code == 0, done.both
         assert f"Dagster's run history in database {derived} beside the warehouse (DAGSTER_PG_URL unset)" in done.out
-        assert query(with_database(pg_admin_dsn, derived), "SELECT count(*) FROM runs") == [(1,)]
+        assert query(with_database(pg_admin_dsn, derived), "SELECT count(*) FROM runs") == [(2,)]  # day, history
         assert query(pg_dsn, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'") == [(0,)]
     finally:
         with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:

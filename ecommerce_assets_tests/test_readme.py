@@ -4,13 +4,14 @@ here exactly as printed (through bash, relative dates and all), and no command c
 import re
 import subprocess
 import tomllib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from ecommerce_assets_tests.conftest import REPO_ROOT
 from ecommerce_assets_tests.helpers import clean_env, query
+from ecommerce_catalog_server.daily import DailyCatalog
 
 README = (REPO_ROOT / "README.md").read_text()
 LOCAL = README[README.index("## On this machine, without Docker"):README.index("## Architecture")]
@@ -95,9 +96,10 @@ def test_the_exec_rows_run_as_printed(command: str, services_env: dict[str, str]
     env = {**services_env, "ECOM_LOCAL_STATE_DIR": str(tmp_path)}
     done = subprocess.run(["bash", "-c", command], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s", (YESTERDAY,)) == [(194,)]
+    records = DailyCatalog(194, date.fromisoformat(YESTERDAY)).total()
+    assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s", (YESTERDAY,)) == [(records,)]
     assert query(pg_dsn, "SELECT sum(product_count) FROM dm.fct_ecommerce WHERE report_date = %s",
-                 (YESTERDAY,)) == [(194,)]
+                 (YESTERDAY,)) == [(records,)]
 
 
 @pytest.mark.integration

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from dagster import DagsterEventType, ExecuteInProcessResult
 
-from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
+from ecommerce_assets.assets import dm_fct_ecommerce, dm_fct_product_changes, ods_fct_products, raw_products_parquet
 from ecommerce_assets.migrations import migrate
 from ecommerce_assets.resources import PostgresResource
 from ecommerce_assets.resources.lake import S3LakeResource
@@ -89,7 +89,7 @@ def test_connection_killed_mid_write_leaves_previous_rows(lake: S3LakeResource, 
         assert query(pg_dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'staging'") == [(0,)]
 
         # A re-run converges to the new snapshot.
-        run_partition(resources, PARTITION, assets=[ods_fct_products, dm_fct_ecommerce])
+        run_partition(resources, PARTITION, assets=[ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce])
         accepted, _ = expected_ods(fetch_all(server.url))
         assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s", (PARTITION,)) == [(len(accepted),)]
         assert sorted(r[:5] for r in query(pg_dsn, MART)) == expected_mart(accepted)
@@ -101,7 +101,7 @@ def test_concurrent_runs_of_one_partition_serialize(lake: S3LakeResource, pg_dsn
         run_partition(resources, PARTITION, assets=[raw_products_parquet])
         results: list[ExecuteInProcessResult] = []
         workers = [threading.Thread(target=lambda: results.append(
-            run_partition(resources, PARTITION, assets=[ods_fct_products, dm_fct_ecommerce]))) for _ in range(3)]
+            run_partition(resources, PARTITION, assets=[ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce]))) for _ in range(3)]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -228,9 +228,9 @@ def test_process_killed_mid_run_then_rerun_converges(lake: S3LakeResource, pg_ds
         time.sleep(1)
         assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products") == [(0,)]  # nothing half-written
 
-        run_partition(resources, PARTITION, assets=[ods_fct_products, dm_fct_ecommerce])
+        run_partition(resources, PARTITION, assets=[ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce])
         once = state(pg_dsn)
-        run_partition(resources, PARTITION, assets=[ods_fct_products, dm_fct_ecommerce])
+        run_partition(resources, PARTITION, assets=[ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce])
         assert state(pg_dsn) == once  # converged: nothing duplicated, nothing rewritten
         accepted, _ = expected_ods(fetch_all(server.url))
         assert query(pg_dsn, "SELECT count(*), count(DISTINCT product_id) FROM ods.fct_products") == \

@@ -238,10 +238,13 @@ def test_late_fetch_window(partition: date, today: date, problem: str | None) ->
 
 def ods(rows: list[tuple[str, str | None, int | None, str | None]]) -> pa.Table:
     return pa.table({
+        "product_id": pa.array(range(1, len(rows) + 1), pa.int64()),
         "category": pa.array([r[0] for r in rows], pa.string()),
         "price": pa.array([None if r[1] is None else Decimal(r[1]) for r in rows], pa.decimal128(12, 2)),
         "stock": pa.array([r[2] for r in rows], pa.int32()),
         "rating": pa.array([None if r[3] is None else Decimal(r[3]) for r in rows], pa.decimal128(3, 2)),
+        "discount_percentage": pa.array([None if len(r) < 5 or r[4] is None else Decimal(r[4]) for r in rows],
+                                        pa.decimal128(6, 2)),
     })
 
 
@@ -272,11 +275,30 @@ def test_mart_arithmetic(rows: list[Any], expected: list[Any]) -> None:
     assert set(mart.column("report_date").to_pylist()) <= {DAY}
 
 
+@pytest.mark.parametrize(
+    ("rows", "price_changed", "expected"),
+    [
+        # out of stock counts stock = 0 only (not NULL); inventory value over products with price and stock
+        ([("a", "1.50", 0, None, "10.00"), ("a", "2.25", 4, None, "-5.00"), ("a", None, 9, None, None),
+          ("a", "3.00", None, None, "0.01")], [2], [("a", 1, "9.00", "1.67", 1)]),
+        # discounts: half away from zero on the magnitude, both signs; no discount -> NULL
+        ([("b", "1.00", 1, None, "-0.01"), ("b", "1.00", 1, None, "-0.02")], [], [("b", 0, "2.00", "-0.02", 0)]),
+        ([("c", "1.00", 1, None, "0.01"), ("c", "1.00", 1, None, "0.02")], [1, 2], [("c", 0, "2.00", "0.02", 2)]),
+        ([("d", None, 0, None, None)], [7], [("d", 1, "0.00", None, 0)]),
+    ],
+)
+def test_mart_stock_value_discount_and_price_changes(rows: list[Any], price_changed: list[int],
+                                                      expected: list[Any]) -> None:
+    changed = pa.table({"product_id": pa.array(price_changed, pa.int64())})
+    mart = build_mart(duckdb.connect(), ods(rows), DAY, changed)
+    assert [(r["category"], r["out_of_stock_count"], str(r["inventory_value"]),
+             None if r["avg_discount_pct"] is None else str(r["avg_discount_pct"]), r["price_changes"])
+            for r in mart.to_pylist()] == expected
+
+
 def test_mart_markdown() -> None:
     mart = build_mart(duckdb.connect(), ods([("a", "1.00", 2, "3.00")]), DAY)
-    assert mart_markdown(mart) == (
-        "| category | product_count | total_stock | avg_price | avg_rating |\n|---|---|---|---|---|\n| a | 1 | 2 | 1.00 | 3.00 |"
-    )
+    assert mart_markdown(mart).splitlines()[2] == "| a | 1 | 2 | 1.00 | 3.00 | 0 | 2.00 |  | 0 |"
 
 
 def parse_page(body: str) -> Any:

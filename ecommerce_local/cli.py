@@ -32,9 +32,14 @@ from ecommerce_assets.dsn import with_database
 from ecommerce_assets.io_managers.s3_parquet import stored_object_exists
 from ecommerce_assets.lake_keys import RAW_PRODUCTS_LOCATION
 from ecommerce_assets.migrations import migrate, missing_migrations
+from ecommerce_assets.partitions import PARTITIONS_START
+from ecommerce_assets.product_history import CHANGE_TYPES
 from ecommerce_assets.resources.from_env import catalog_api_from_env, lake_from_env
-from ecommerce_catalog_server import CatalogServer, GeneratedCatalog
+from ecommerce_assets.sql import load_sql
+from ecommerce_catalog_server import Catalog, CatalogServer, GeneratedCatalog
+from ecommerce_catalog_server.daily import DailyCatalog
 from ecommerce_local import preflight, report
+from ecommerce_local.queries import load_query
 from ecommerce_local.services import embedded_postgres, persistent_s3
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +52,8 @@ def dagster_database(warehouse_dsn: str) -> str:
     database = conninfo_to_dict(warehouse_dsn).get("dbname") or WAREHOUSE_DATABASE
     return f"{database}_dagster"
 JOB = "ecommerce_daily_job"
-ASSETS = ("raw_products_parquet", "ods_fct_products", "dm_fct_ecommerce")
+ASSETS = ("raw_products_parquet", "ods_fct_products", "dm_fct_product_changes", "dm_fct_ecommerce")
+HISTORY_JOB, HISTORY_ASSET = "product_history_job", "dm_dim_product_history"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,12 @@ class Options:
     run_config: dict[str, Any]
     rerun: str
     exec_command: list[str]
+    days: int = 1
+
+    def partitions(self) -> list[date]:
+        """The days to materialize, oldest first: --days of them ending with --date."""
+        assert self.partition is not None
+        return [self.partition - timedelta(days=back) for back in range(self.days - 1, -1, -1)]
 
 
 def _ensure_database(admin_dsn: str, name: str, variable: str) -> None:
@@ -121,32 +133,42 @@ def _lake(stack: ExitStack, state_dir: Path, env: dict[str, str]) -> None:
     _say(f"lake: embedded S3 (rclone) at {lake.endpoint_url}, objects kept in {lake.directory}")
 
 
-def _catalog(stack: ExitStack, options: Options, env: dict[str, str]) -> None:
+def simulated_catalog(options: Options, day: date) -> Catalog:
+    """The bundled catalog of `day`: the day-by-day simulator, or the fixed awkward catalog."""
+    if options.awkward:
+        return GeneratedCatalog(size=options.products, awkward=True)
+    return DailyCatalog(size=options.products, day=day)
+
+
+def _catalog(stack: ExitStack, options: Options, env: dict[str, str]) -> CatalogServer | None:
     if options.offline:
-        server = stack.enter_context(CatalogServer(GeneratedCatalog(size=options.products, awkward=options.awkward)))
+        day = options.partition or datetime.now(UTC).date() - timedelta(days=1)
+        server = stack.enter_context(CatalogServer(simulated_catalog(options, day)))
         env["ECOM_API_BASE_URL"] = server.url
-        _say(f"catalog: bundled catalog server at {server.url} ({options.products} products"
-             f"{', awkward records mixed in' if options.awkward else ''})")
-        return
+        kind = "awkward records mixed in" if options.awkward else "a catalog that changes from day to day"
+        _say(f"catalog: bundled catalog server at {server.url} (up to {options.products} products, {kind})")
+        return server
     base_url = catalog_api_from_env().base_url
     if options.command != "run":  # dev, exec: the API may not be needed; say so, do not stop
         try:
             preflight.check_api(base_url)
         except SetupProblem as problem:
             _say(f"warning: {problem}")
-        return
+        return None
     key = RAW_PRODUCTS_LOCATION.key(str(options.partition))
     raw_config = options.run_config.get("ops", {}).get("raw_products_parquet", {}).get("config", {})
     if not raw_config.get("refetch") and stored_object_exists(lake_from_env(), key):
         _say(f"catalog: {base_url} not needed, the snapshot of {options.partition} is stored")
-        return
+        return None
     preflight.check_api(base_url)
     _say(f"catalog: {base_url}")
+    return None
 
 
 @contextmanager
-def local_environment(options: Options) -> Iterator[dict[str, str]]:
-    """Check what is configured, start what is not; yields the variables a run needs (also set in os.environ)."""
+def local_environment(options: Options) -> Iterator[tuple[dict[str, str], CatalogServer | None]]:
+    """Check what is configured, start what is not; yields the variables a run needs (also set in os.environ)
+    and the bundled catalog server when there is one."""
     state_dir = options.state_dir
     env: dict[str, str] = {}
     with ExitStack() as stack:
@@ -154,7 +176,7 @@ def local_environment(options: Options) -> Iterator[dict[str, str]]:
         os.environ.update(env)
         _lake(stack, state_dir, env)
         os.environ.update(env)
-        _catalog(stack, options, env)
+        server = _catalog(stack, options, env)
         if not os.environ.get("DAGSTER_HOME"):
             dagster_home = state_dir / "dagster_home"
             dagster_home.mkdir(parents=True, exist_ok=True)
@@ -162,7 +184,7 @@ def local_environment(options: Options) -> Iterator[dict[str, str]]:
             env["DAGSTER_HOME"] = str(dagster_home)
         os.environ.update(env)
         _migrate(os.environ["ECOM_PG_DSN"])
-        yield env
+        yield env, server
 
 
 def _migrate(dsn: str) -> None:
@@ -179,55 +201,115 @@ def _migrate(dsn: str) -> None:
     _say(f"warehouse migrations applied: {', '.join(applied)}")
 
 
-def run(options: Options) -> int:
-    from dagster import DagsterInstance
-
+def _run_job(instance: Any, name: str, options: Options, partition: str | None,
+             run_config: dict[str, Any]) -> tuple[Any, Path]:
     from ecommerce_assets.definitions import defs
 
-    partition = str(options.partition)
-    job = defs.resolve_job_def(JOB)
     level = "INFO" if options.verbose else "CRITICAL"
-    run_config = {**options.run_config, "loggers": {"console": {"config": {"log_level": level}}}}
-    _say(f"materializing {' → '.join(ASSETS)} for {partition} …")
-    with DagsterInstance.get() as instance:
-        result = job.execute_in_process(partition_key=partition, instance=instance, raise_on_error=False,
-                                        run_config=run_config)
-        log_path = options.state_dir / "logs" / f"{partition}_{result.run_id[:8]}.log"
-        report.write_log(instance, result.run_id, log_path)
+    config = {**run_config, "loggers": {"console": {"config": {"log_level": level}}}}
+    result = defs.resolve_job_def(name).execute_in_process(partition_key=partition, instance=instance,
+                                                            raise_on_error=False, run_config=config)
+    log_path = options.state_dir / "logs" / f"{partition or name}_{result.run_id[:8]}.log"
+    report.write_log(instance, result.run_id, log_path)
+    return result, log_path
+
+
+def _failed(result: Any, partition: str, options: Options, log_path: Path, assets: tuple[str, ...]) -> int:
     events = result.all_events
     materialized = report.materializations(events)
-    evaluations = result.get_asset_check_evaluations()
-    lines = report.summary(materialized, evaluations)
-    if not result.success:
-        failed = report.failures(events)
-        not_run = [a for a in ASSETS if a not in materialized and a not in {f.step for f in failed}]
-        for line in lines:
-            _say(line)
-        ui = f"{options.rerun.split(' ')[0]} dev, then http://127.0.0.1:{options.port}"
-        for line in report.failure_report(result.run_id, partition, failed, not_run, options.rerun, log_path, ui):
-            print(line, file=sys.stderr, flush=True)
-        return 1
-    _say(f"run {result.run_id[:8]} materialized {', '.join(ASSETS)} for {partition} (log: {log_path})")
-    for line in lines:
+    failed = report.failures(events)
+    not_run = [a for a in assets if a not in materialized and a not in {f.step for f in failed}]
+    for line in report.summary(materialized, result.get_asset_check_evaluations()):
         _say(line)
-    print_mart(os.environ["ECOM_PG_DSN"], partition)
+    ui = f"{options.rerun.split(' ')[0]} dev, then http://127.0.0.1:{options.port}"
+    for line in report.failure_report(result.run_id, partition, failed, not_run, options.rerun, log_path, ui):
+        print(line, file=sys.stderr, flush=True)
+    return 1
+
+
+def run(options: Options, server: CatalogServer | None) -> int:
+    from dagster import DagsterInstance
+
+    days = options.partitions()
+    run_config = options.run_config
+    if len(days) > 1:
+        # the simulator serves each past day's catalog as it was: storing it under that day is right
+        ops = {**run_config.get("ops", {})}
+        raw = {**ops.get("raw_products_parquet", {}).get("config", {}), "allow_late_fetch": True}
+        run_config = {**run_config, "ops": {**ops, "raw_products_parquet": {"config": raw}}}
+        _say(f"simulating {len(days)} days, {days[0]} to {days[-1]}: each day fetched from the simulator's "
+             "catalog of that day")
+    with DagsterInstance.get() as instance:
+        for day in days:
+            partition = str(day)
+            if server is not None:
+                server.state.catalog = simulated_catalog(options, day)
+            if len(days) == 1:
+                _say(f"materializing {' → '.join(ASSETS)} for {partition} …")
+            result, log_path = _run_job(instance, JOB, options, partition, run_config)
+            if not result.success:
+                return _failed(result, partition, options, log_path, ASSETS)
+            materialized = report.materializations(result.all_events)
+            if len(days) > 1:
+                _say(report.day_line(partition, materialized))
+        history, history_log = _run_job(instance, HISTORY_JOB, options, None, {})
+        if not history.success:
+            return _failed(history, str(days[-1]), options, history_log, (HISTORY_ASSET,))
+    last = str(days[-1])
+    _say(f"run {result.run_id[:8]} materialized {', '.join(ASSETS)} for {last}, then {HISTORY_ASSET} "
+         f"(logs: {log_path.parent})")
+    materialized.update(report.materializations(history.all_events))
+    for line in report.summary(materialized, result.get_asset_check_evaluations()):
+        _say(line)
+    print_mart(os.environ["ECOM_PG_DSN"], last)
+    print_changes(os.environ["ECOM_PG_DSN"], last)
+    if len(days) > 1:
+        print_price_history(os.environ["ECOM_PG_DSN"], days[0], days[-1])
     return 0
 
 
-def print_mart(dsn: str, partition: str) -> None:
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT category, product_count, total_stock, avg_price, avg_rating FROM dm.fct_ecommerce "
-            "WHERE report_date = %s ORDER BY category", (date.fromisoformat(partition),)
-        ).fetchall()
-    header = ("category", "product_count", "total_stock", "avg_price", "avg_rating")
+def _table(title: str, header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     table = [header] + [tuple("" if v is None else str(v) for v in row) for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    _say(f"\ndm.fct_ecommerce, report_date = {partition}")
+    _say(f"\n{title}")
     for i, row in enumerate(table):
         _say("  ".join(v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(row, widths, strict=True))))
         if i == 0:
             _say("  ".join("-" * w for w in widths))
+
+
+def print_mart(dsn: str, partition: str) -> None:
+    header = ("category", "product_count", "total_stock", "avg_price", "avg_rating", "out_of_stock_count",
+              "inventory_value", "avg_discount_pct", "price_changes")
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(load_query("mart"), {"day": date.fromisoformat(partition)}).fetchall()
+    _table(f"dm.fct_ecommerce, report_date = {partition}", header, rows)
+
+
+def print_changes(dsn: str, partition: str) -> None:
+    day = date.fromisoformat(partition)
+    with psycopg.connect(dsn) as conn:
+        counts: dict[str, int] = dict(conn.execute(load_query("change_counts"), {"day": day}).fetchall())
+        previous = conn.execute(load_query("previous_of_changes"), {"day": day}).fetchone()
+        movers = conn.execute(load_sql("history/top_movers.sql"), {"day": day, "top": 5}).fetchall()
+    if not previous or previous[0] is None:
+        _say(f"\nchanges on {partition}: none — the first snapshot in the ODS, nothing to compare it with")
+        return
+    _say(f"\nchanges on {partition} (against {previous[0]}): "
+         + ", ".join(f"{counts.get(kind, 0)} {kind.replace('_', ' ')}" for kind in CHANGE_TYPES))
+    if movers:
+        _table("top price movers", ("product_id", "old_price", "new_price", "change_pct"), movers)
+
+
+def print_price_history(dsn: str, first: date, last: date) -> None:
+    """The history of the product whose price moved most often in the period."""
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(load_query("busiest_product"), {"first": first, "last": last}).fetchone()
+        if not found:
+            return
+        rows = conn.execute(load_query("product_history"), {"product_id": found[0]}).fetchall()
+    _table(f"dm.dim_product_history, product {found[0]} ({found[1]}): {found[2]} price changes from {first} to {last}",
+           ("valid_from", "valid_to", "price", "stock", "availability_status", "category"), rows)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -280,6 +362,8 @@ def parse(argv: list[str] | None, today: date) -> Options:
     parser.add_argument("--offline", action="store_true", help="use the bundled catalog server, not the public API")
     parser.add_argument("--date", default=str(yesterday), help=f"partition (YYYY-MM-DD); default yesterday, UTC ({yesterday})")
     parser.add_argument("--products", type=int, default=194, help="catalog size with --offline (default 194)")
+    parser.add_argument("--days", type=int, default=1,
+                        help="with --offline: build this many days of history, ending with --date (default 1)")
     parser.add_argument("--awkward", action="store_true", help="with --offline, mix in records the rules reject")
     parser.add_argument("--port", type=int, default=3000, help="UI port for dev (default 3000)")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("ECOM_LOCAL_STATE_DIR") or ".local"),
@@ -312,12 +396,26 @@ def parse(argv: list[str] | None, today: date) -> Options:
     if prefix.endswith("run.sh") and given[:1] == ["run"]:
         given = given[1:]
     rerun = " ".join([prefix, *map(shlex.quote, given)])
-    return Options(
+    parsed = Options(
         command=args.command, offline=args.offline,
         partition=preflight.partition_date(args.date, today) if args.command == "run" else None,
         products=args.products, awkward=args.awkward, port=args.port, state_dir=args.state_dir.resolve(),
         verbose=args.verbose, run_config={"ops": ops} if ops else {}, rerun=rerun, exec_command=exec_command,
+        days=_days(args.days, args.offline, args.awkward),
     )
+    if parsed.partition is not None and parsed.partitions()[0] < date.fromisoformat(PARTITIONS_START):
+        raise SetupProblem(f"--days {parsed.days} from --date {parsed.partition} starts before the first "
+                           f"partition ({PARTITIONS_START})")
+    return parsed
+
+
+def _days(days: int, offline: bool, awkward: bool) -> int:
+    if days < 1:
+        raise SetupProblem(f"--days {days}: at least 1")
+    if days > 1 and (not offline or awkward):
+        raise SetupProblem(f"--days {days}: a past day's catalog exists only in the simulator\n"
+                           "  → add --offline (without --awkward, whose catalog never changes)")
+    return days
 
 
 def _prog() -> str:
@@ -338,8 +436,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         options = parse(argv, datetime.now(UTC).date())
         options.state_dir.mkdir(parents=True, exist_ok=True)
-        with local_environment(options):
-            code = {"run": run, "dev": dev, "exec": execute}[options.command](options)
+        with local_environment(options) as (_, server):
+            code = run(options, server) if options.command == "run" else dev(options) if options.command == "dev" \
+                else execute(options)
     except SetupProblem as problem:
         print(f"{_prog()}: {problem}", file=sys.stderr)
         code = 2

@@ -136,6 +136,32 @@ def check_lines(evaluations: Sequence[AssetCheckEvaluation]) -> list[str]:
     return lines
 
 
+CHANGE_LABELS = (("added", "added"), ("removed", "removed"), ("price_changed", "price changed"),
+                 ("stock_out", "out of stock"), ("restocked", "restocked"), ("category_changed", "category changed"))
+
+
+def changes_line(meta: Mapping[str, Any]) -> str:
+    if meta.get("first_snapshot"):
+        return "first snapshot in the ODS: nothing to compare it with, no changes"
+    return (f"against {meta.get('previous_snapshot_date')}: "
+            + ", ".join(f"{_count(meta.get(kind))} {label}" for kind, label in CHANGE_LABELS))
+
+
+def history_line(meta: Mapping[str, Any]) -> str:
+    return (f"{meta.get('update')}; {_count(meta.get('intervals'))} intervals of {_count(meta.get('products'))} "
+            f"products ({_count(meta.get('intervals_begun'))} begun, {_count(meta.get('intervals_ended'))} ended now)")
+
+
+def day_line(partition: str, meta_by_asset: Mapping[str, Mapping[str, Any]]) -> str:
+    """One line per simulated day."""
+    raw = meta_by_asset.get("raw_products_parquet", {})
+    ods = meta_by_asset.get("ods_fct_products", {})
+    source = "reused" if raw.get("reused") else "fetched"
+    changes = meta_by_asset.get("dm_fct_product_changes", {})
+    return (f"{partition}  {source} {_count(raw.get('rows') or raw.get('records'))} records, "
+            f"{_count(ods.get('accepted'))} in the ODS; changes {changes_line(changes)}")
+
+
 def summary(meta_by_asset: Mapping[str, Mapping[str, Any]], evaluations: Sequence[AssetCheckEvaluation]) -> list[str]:
     lines = []
     if "raw_products_parquet" in meta_by_asset:
@@ -143,9 +169,13 @@ def summary(meta_by_asset: Mapping[str, Mapping[str, Any]], evaluations: Sequenc
     if "ods_fct_products" in meta_by_asset:
         first, *rest = ods_lines(meta_by_asset["ods_fct_products"])
         lines += ["ods  " + first] + ["     " + line for line in rest]
+    if "dm_fct_product_changes" in meta_by_asset:
+        lines.append("chg  " + changes_line(meta_by_asset["dm_fct_product_changes"]))
     if "dm_fct_ecommerce" in meta_by_asset:
         mart = meta_by_asset["dm_fct_ecommerce"]
         lines.append(f"dm   {_count(mart.get('row_count'))} categories; rows {_changes(mart)}")
+    if "dm_dim_product_history" in meta_by_asset:
+        lines.append("hist " + history_line(meta_by_asset["dm_dim_product_history"]))
     return lines + check_lines(evaluations)
 
 

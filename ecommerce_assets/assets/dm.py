@@ -9,6 +9,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetDep,
     AssetExecutionContext,
     AssetIn,
     Config,
@@ -41,6 +42,16 @@ class MartConfig(Config):
     confirm_shrink: bool = Field(default=False, description="build even though the catalog shrank sharply")
 
 
+def price_changed_products(postgres: PostgresResource, partition: date) -> pa.Table:
+    """The products whose price changed on the day (dm.fct_product_changes), which must have been derived."""
+    with postgres.connect() as conn:
+        if not conn.execute(load_sql("pg/partition_loaded.sql"),
+                            {"table_name": "dm.fct_product_changes", "partition": partition}).fetchone()[0]:  # type: ignore[index]
+            raise Failure(description=f"dm.fct_product_changes has no partition {partition}: materialize "
+                                      f"dm_fct_product_changes for partition {partition} first")
+    return postgres.fetch_arrow(load_sql("pg/price_changed_products.sql"), (partition,))
+
+
 def partition_counts(postgres: PostgresResource, partition: date) -> PartitionCounts:
     with postgres.connect() as conn:
         row = conn.execute(load_sql("pg/partition_counts.sql"), {"partition": partition}).fetchone()
@@ -54,6 +65,7 @@ def partition_counts(postgres: PostgresResource, partition: date) -> PartitionCo
     partitions_def=daily_partitions,
     io_manager_key="postgres_io_manager",
     ins={"ods_fct_products": AssetIn(metadata={"columns": list(MART_INPUT_COLUMNS)})},
+    deps=[AssetDep("dm_fct_product_changes")],
     metadata=pg_table_metadata("dm.fct_ecommerce", "report_date"),
     kinds={"duckdb", "postgres"},
     automation_condition=follows_upstream(),
@@ -61,13 +73,15 @@ def partition_counts(postgres: PostgresResource, partition: date) -> PartitionCo
     check_specs=[AssetCheckSpec("dm_fct_ecommerce__reconciles_with_ods", asset=ASSET,
                                 description="Every stored mart row equals the figures PostgreSQL computes from the "
                                             "stored ODS partition; every ODS category once.")],
-    description="Per category and day: product count, total stock, average price and rating.",
+    description="Per category and day: product count, total stock, average price and rating, products out of "
+                "stock, inventory value, average discount and products whose price changed.",
 )
 def dm_fct_ecommerce(
     context: AssetExecutionContext, config: MartConfig, ods_fct_products: pa.Table, duckdb: DuckDBResource,
     postgres: PostgresResource, quality: QualitySettings,
 ) -> Iterator[Any]:
-    """Per category and day: product count, total stock, average price and rating."""
+    """Per category and day: product count, total stock, average price and rating, products out of stock,
+    inventory value, average discount and products whose price changed."""
     partition = date.fromisoformat(context.partition_key)
     counts = partition_counts(postgres, partition)
     gates = [
@@ -84,14 +98,23 @@ def dm_fct_ecommerce(
             f"Once checked, rerun with config " + ", ".join(f"`{flag}: true`" for _, flag in blocking) + ".",
             metadata={"accepted": counts.accepted, "rejected": counts.rejected},
         )
+    price_changed = price_changed_products(postgres, partition)
     with duckdb.get_connection() as con:
-        mart = build_mart(con, ods_fct_products, partition)
-    yield Output(mart, metadata={"row_count": mart.num_rows, "mart": MetadataValue.md(mart_markdown(mart))})
+        mart = build_mart(con, ods_fct_products, partition, price_changed)
+    totals = {name: sum(v for v in mart.column(name).to_pylist() if v is not None)
+              for name in ("out_of_stock_count", "inventory_value", "price_changes")}
+    yield Output(mart, metadata={
+        "row_count": mart.num_rows, "mart": MetadataValue.md(mart_markdown(mart)),
+        "out_of_stock_count": int(totals["out_of_stock_count"]),
+        "inventory_value": float(totals["inventory_value"]),
+        "price_changes": int(totals["price_changes"]),
+    })
     # Written when the generator resumes: reconcile what is stored, in SQL, with the stored ODS partition.
     yield reconciliation_check(postgres, partition)
 
 
-RECONCILED = ("product_count", "total_stock", "avg_price", "avg_rating")
+RECONCILED = ("product_count", "total_stock", "avg_price", "avg_rating", "out_of_stock_count", "inventory_value",
+              "avg_discount_pct", "price_changes")
 
 
 def reconciliation_check(postgres: PostgresResource, partition: date) -> AssetCheckResult:

@@ -269,8 +269,9 @@ def write_partition(connect: Connect, ingest: Callable[[str, pa.Table], None],
                                                  list(sides[stage.target].column_names))
             for stage in side_stages
         }
+        changed = bool(stats.inserted or stats.updated or stats.deleted)
         conn.execute(load_sql("pg/record_partition_load.sql"),
-                     {"table_name": str(table), "partition": partition, "row_count": rows.num_rows})
+                     {"table_name": str(table), "partition": partition, "row_count": rows.num_rows, "changed": changed})
     return stats, side_written
 
 

@@ -8,16 +8,21 @@ import pyarrow as pa
 
 from ecommerce_assets.sql import load_sql
 
-MART_INPUT_COLUMNS: tuple[str, ...] = ("category", "price", "stock", "rating")
+MART_INPUT_COLUMNS: tuple[str, ...] = ("product_id", "category", "price", "stock", "rating", "discount_percentage")
+NO_PRICE_CHANGES = pa.table({"product_id": pa.array([], pa.int64())})
 
 
-def build_mart(con: duckdb.DuckDBPyConnection, ods_products: Any, report_date: date) -> pa.Table:
-    """Per (report_date, category): product_count, total_stock, avg_price, avg_rating."""
+def build_mart(con: duckdb.DuckDBPyConnection, ods_products: Any, report_date: date,
+               price_changed: pa.Table = NO_PRICE_CHANGES) -> pa.Table:
+    """Per (report_date, category): product_count, total_stock, avg_price, avg_rating, out_of_stock_count,
+    inventory_value, avg_discount_pct and price_changes (`price_changed`: product ids whose price moved)."""
     con.register("ods_products", ods_products)
+    con.register("price_changed", price_changed)
     try:
         return con.sql(load_sql("dm/fct_ecommerce.sql"), params={"report_date": report_date}).to_arrow_table()
     finally:
         con.unregister("ods_products")
+        con.unregister("price_changed")
 
 
 def mart_markdown(mart: pa.Table, limit: int = 50) -> str:

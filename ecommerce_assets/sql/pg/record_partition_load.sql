@@ -1,4 +1,8 @@
--- Marks a partition of a table as loaded (in the load's transaction).
+-- Marks a partition of a table as loaded (in the load's transaction). loaded_at is when the partition's
+-- rows last changed: a reload that changed nothing keeps it (what is derived from the partition, such as
+-- the product history, then has nothing to redo).
 INSERT INTO meta.partition_loads (table_name, partition_date, row_count)
 VALUES (%(table_name)s, %(partition)s, %(row_count)s)
-ON CONFLICT (table_name, partition_date) DO UPDATE SET row_count = EXCLUDED.row_count, loaded_at = now()
+ON CONFLICT (table_name, partition_date) DO UPDATE SET
+    row_count = EXCLUDED.row_count,
+    loaded_at = CASE WHEN %(changed)s THEN now() ELSE meta.partition_loads.loaded_at END

@@ -1,0 +1,193 @@
+"""Change over time, exact in any order: a week of simulated days loaded through Dagster in order, in
+reverse, and shuffled with a day missing and a day reloaded after a refetch that changed it; after each
+load, what the automation re-derives (the day's changes and mart, the next loaded day's through the
+sensor, the history) is run. Every final state equals an oracle written independently in the test."""
+
+import random
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from dagster import DagsterInstance, build_sensor_context, materialize
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ecommerce_assets.assets import dm_dim_product_history, dm_fct_ecommerce, dm_fct_product_changes
+from ecommerce_assets.product_history import sync_history
+from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets.sensors import product_changes_next_day_sensor
+from ecommerce_assets_tests import history_oracle as oracle
+from ecommerce_assets_tests.helpers import ALL_ASSETS, make_resources, query, run_partition
+from ecommerce_catalog_server import CatalogServer
+from ecommerce_catalog_server.daily import DailyCatalog
+
+pytestmark = pytest.mark.integration
+
+SIZE = 80
+WEEK = [date(2025, 3, 26) + timedelta(days=i) for i in range(7)]  # crosses a 30-day category block (day 90)
+EVERYTHING = [*ALL_ASSETS, dm_dim_product_history]
+
+
+def catalog_of(day: date, seed: int = 42) -> DailyCatalog:
+    return DailyCatalog(SIZE, day, seed=seed)
+
+
+class Platform:
+    """The pipeline on the test's services, with the automation's re-derivations run by hand."""
+
+    def __init__(self, lake: S3LakeResource, pg_dsn: str, server: CatalogServer, instance: DagsterInstance) -> None:
+        self.resources = make_resources(lake, pg_dsn, server.url, page_size=25)
+        self.server, self.instance, self.pg_dsn = server, instance, pg_dsn
+        self.cursor: str | None = None
+        self.loaded: dict[date, oracle.Snapshot] = {}
+
+    def load(self, day: date, seed: int = 42, refetch: bool = False) -> None:
+        catalog = catalog_of(day, seed)
+        self.server.state.catalog = catalog
+        run_partition(self.resources, str(day), refetch=refetch, instance=self.instance)  # raw -> ... -> mart
+        self.loaded[day] = oracle.snapshot(catalog.page(0, catalog.total()))
+        context = build_sensor_context(instance=self.instance, cursor=self.cursor,
+                                       resources={"postgres": self.resources["postgres"]})
+        result = product_changes_next_day_sensor(context)
+        self.cursor = result.cursor
+        for request in result.run_requests:
+            assert request.partition_key is not None
+            materialize(EVERYTHING, selection=[dm_fct_product_changes, dm_fct_ecommerce],
+                        partition_key=request.partition_key, resources=self.resources, instance=self.instance)
+        materialize(EVERYTHING, selection=[dm_dim_product_history], resources=self.resources, instance=self.instance)
+
+
+@pytest.fixture
+def platform(lake: S3LakeResource, pg_dsn: str, dagster_instance: DagsterInstance) -> Iterator[Platform]:
+    with CatalogServer(catalog_of(WEEK[0])) as server:
+        yield Platform(lake, pg_dsn, server, dagster_instance)
+
+
+def stored_changes(dsn: str) -> set[tuple[Any, ...]]:
+    return set(query(dsn, "SELECT change_date, product_id, change_type, previous_snapshot_date, old_value, new_value, "
+                          "price_change_pct FROM dm.fct_product_changes"))
+
+
+def stored_intervals(dsn: str) -> set[tuple[Any, ...]]:
+    return set(query(dsn, "SELECT product_id, valid_from, valid_to, is_current, " + ", ".join(oracle.TRACKED)
+                          + " FROM dm.dim_product_history"))
+
+
+def stored_mart_columns(dsn: str, day: date) -> dict[str, tuple[Any, ...]]:
+    rows = query(dsn, "SELECT category, out_of_stock_count, inventory_value, avg_discount_pct, price_changes "
+                      "FROM dm.fct_ecommerce WHERE report_date = %s", (day,))
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def assert_exact(platform: Platform) -> None:
+    days = platform.loaded
+    expected_changes = oracle.all_changes(days)
+    assert stored_changes(platform.pg_dsn) == expected_changes
+    assert stored_intervals(platform.pg_dsn) == oracle.intervals(days)
+    for day, snapshot in days.items():
+        assert stored_mart_columns(platform.pg_dsn, day) == oracle.mart_columns(day, snapshot, expected_changes), day
+    # the first loaded day says it has nothing to compare with; every other its previous loaded day
+    first = min(days)
+    assert query(platform.pg_dsn, "SELECT count(*) FROM dm.fct_product_changes WHERE change_date = %s", (first,)) == [(0,)]
+
+
+def test_the_week_has_every_kind_of_change() -> None:
+    """The simulated week is a real test: every change type happens in it."""
+    days = {day: oracle.snapshot(catalog_of(day).page(0, catalog_of(day).total())) for day in WEEK}
+    kinds = {row[2] for row in oracle.all_changes(days)}
+    assert kinds == {"added", "removed", "price_changed", "stock_out", "restocked", "category_changed"}
+
+
+def test_loaded_in_order(platform: Platform) -> None:
+    for day in WEEK:
+        platform.load(day)
+    assert_exact(platform)
+    reference = (stored_changes(platform.pg_dsn), stored_intervals(platform.pg_dsn))
+    # loading the same days again changes nothing
+    for day in WEEK[-2:]:
+        platform.load(day, refetch=True)
+    assert (stored_changes(platform.pg_dsn), stored_intervals(platform.pg_dsn)) == reference
+    assert query(platform.pg_dsn, "SELECT count(*) FROM meta.history_applied") == [(len(WEEK),)]
+
+
+def test_loaded_in_reverse(platform: Platform) -> None:
+    for day in reversed(WEEK):
+        platform.load(day)
+    assert_exact(platform)
+
+
+def test_shuffled_with_a_day_missing_and_a_day_refetched(platform: Platform) -> None:
+    missing, refetched = WEEK[2], WEEK[4]
+    order = [d for d in WEEK if d != missing]
+    random.Random(7).shuffle(order)
+    for day in order:
+        # the first fetch of `refetched` got another day's catalog (a stale cache, say)
+        platform.load(day, seed=99 if day == refetched else 42)
+    platform.load(refetched, refetch=True)
+    assert missing not in platform.loaded
+    assert_exact(platform)
+    after_gap = WEEK[3]
+    assert query(platform.pg_dsn, "SELECT DISTINCT previous_snapshot_date FROM dm.fct_product_changes "
+                                  "WHERE change_date = %s", (after_gap,)) == [(WEEK[1],)]  # skips the missing day
+
+
+# ---- the history's interval edge cases, property-based, straight against the warehouse -------------------
+
+ATTRIBUTES = st.fixed_dictionaries({
+    "price": st.sampled_from([None, Decimal("1.00"), Decimal("2.50")]),
+    "stock": st.sampled_from([None, 0, 3]),
+    "category": st.sampled_from(["a", "b"]),
+})
+# per day (of five): for each of four products, absent (None) or its attributes
+DAYS = st.lists(st.lists(st.one_of(st.none(), ATTRIBUTES), min_size=4, max_size=4), min_size=1, max_size=5)
+
+
+def put_day(conn: psycopg.Connection, day: date, products: list[dict[str, Any] | None]) -> None:
+    """The ODS partition of `day` as a load leaves it (rows and the load record, loaded_at bumped)."""
+    conn.execute("DELETE FROM ods.fct_products WHERE snapshot_date = %s", (day,))
+    for pid, attrs in enumerate(products, start=1):
+        if attrs is not None:
+            conn.execute("INSERT INTO ods.fct_products (snapshot_date, product_id, title, category, price, stock) "
+                         "VALUES (%s, %s, %s, %s, %s, %s)",
+                         (day, pid, f"p{pid}", attrs["category"], attrs["price"], attrs["stock"]))
+    conn.execute("INSERT INTO meta.partition_loads (table_name, partition_date, row_count) VALUES "
+                 "('ods.fct_products', %s, 0) ON CONFLICT (table_name, partition_date) DO UPDATE SET "
+                 "loaded_at = clock_timestamp()", (day,))
+
+
+def as_snapshot(products: list[dict[str, Any] | None]) -> oracle.Snapshot:
+    return {pid: {"title": f"p{pid}", "category": a["category"], "brand": None, "price": a["price"],
+                  "discount_percentage": None, "stock": a["stock"], "availability_status": None, "rating": None}
+            for pid, a in enumerate(products, start=1) if a is not None}
+
+
+@pytest.fixture
+def warehouse(pg_dsn: str) -> str:
+    return pg_dsn
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(days=DAYS, order_seed=st.integers(0, 1000), skip=st.integers(0, 5), late=st.integers(0, 4))
+def test_intervals_in_any_load_order_equal_the_oracle(warehouse: str, days: list[list[dict[str, Any] | None]],
+                                                      order_seed: int, skip: int, late: int) -> None:
+    dates = [date(2025, 6, 1) + timedelta(days=2 * i) for i in range(len(days))]  # gaps between loaded days
+    kept = [i for i in range(len(days)) if i != skip or len(days) == 1]
+    order = list(kept)
+    random.Random(order_seed).shuffle(order)
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute("TRUNCATE ods.fct_products, dm.dim_product_history, meta.history_applied, meta.partition_loads")
+        for step, i in enumerate(order):
+            put_day(conn, dates[i], days[i])
+            if step % 2 == 0 or step == late:  # the history catches up after some loads, not all
+                sync_history(conn)
+        if late < len(kept):  # a day loaded again, changed (product 1 gone), after the rest
+            i = kept[late]
+            days[i] = [None, *days[i][1:]]
+            put_day(conn, dates[i], days[i])
+        sync_history(conn)
+        assert sync_history(conn).days == []  # nothing left to take in
+    expected = oracle.intervals({dates[i]: as_snapshot(days[i]) for i in kept})
+    assert stored_intervals(warehouse) == expected
