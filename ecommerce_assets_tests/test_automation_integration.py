@@ -18,9 +18,10 @@ pytestmark = pytest.mark.integration
 ODS, DM = AssetKey("ods_fct_products"), AssetKey("dm_fct_ecommerce")
 
 
-def requested(result: Any) -> dict[str, set[str]]:
-    return {key.to_user_string(): set(result.get_requested_partitions(key)) for key in (ODS, DM)
-            if result.get_requested_partitions(key)}
+def requested(result: Any) -> dict[str, set[str | None]]:
+    keys = (ODS, AssetKey("dm_fct_product_changes"), DM, AssetKey("dm_dim_product_history"))
+    return {key.to_user_string(): set(result.get_requested_partitions(key)) for key in keys
+            if result.get_num_requested(key)}
 
 
 def test_any_raw_partition_requests_its_ods_and_mart_once(dagster_instance: DagsterInstance, lake: S3LakeResource,
@@ -33,7 +34,9 @@ def test_any_raw_partition_requests_its_ods_and_mart_once(dagster_instance: Dags
     for partition in ("2025-02-03", "2025-06-30"):
         run_partition(resources, partition, assets=[raw_products_parquet], instance=dagster_instance)
     second = evaluate_automation_conditions(defs=defs, instance=dagster_instance, cursor=first.cursor)
+    # ODS, changes and mart in one go; the history only once these have landed
     assert requested(second) == {"ods_fct_products": {"2025-02-03", "2025-06-30"},
+                                 "dm_fct_product_changes": {"2025-02-03", "2025-06-30"},
                                  "dm_fct_ecommerce": {"2025-02-03", "2025-06-30"}}
 
     # Evaluated again without anything new: nothing more is requested.
@@ -58,7 +61,10 @@ def test_whole_chain_run_is_not_followed_by_a_second(dagster_instance: DagsterIn
     first = evaluate_automation_conditions(defs=defs, instance=dagster_instance)
     run_partition(make_resources(lake, pg_dsn, catalog_server.url), "2025-02-05", instance=dagster_instance)
     second = evaluate_automation_conditions(defs=defs, instance=dagster_instance, cursor=first.cursor)
-    assert second.total_requested == 0
+    # nothing of the chain again; only the history, which follows ODS updates and is not part of the chain
+    assert requested(second) == {"dm_dim_product_history": {None}}
+    third = evaluate_automation_conditions(defs=defs, instance=dagster_instance, cursor=second.cursor)
+    assert third.total_requested == 0  # requested once, not again while it has not run
 
 
 @pytest.mark.parametrize(

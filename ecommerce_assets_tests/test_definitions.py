@@ -11,17 +11,23 @@ from ecommerce_assets.definitions import defs
 def test_assets_groups_and_lineage() -> None:
     graph = defs.resolve_asset_graph()
     assert graph.get_all_asset_keys() == {
-        AssetKey("raw_products_parquet"), AssetKey("ods_fct_products"), AssetKey("dm_fct_ecommerce"),
+        AssetKey("raw_products_parquet"), AssetKey("ods_fct_products"), AssetKey("dm_fct_product_changes"),
+        AssetKey("dm_fct_ecommerce"), AssetKey("dm_dim_product_history"),
     }
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"raw_products_parquet": "raw", "ods_fct_products": "ods", "dm_fct_ecommerce": "dm"}
+    assert groups == {"raw_products_parquet": "raw", "ods_fct_products": "ods", "dm_fct_product_changes": "dm",
+                      "dm_fct_ecommerce": "dm", "dm_dim_product_history": "dm"}
     assert graph.get(AssetKey("ods_fct_products")).parent_keys == {AssetKey("raw_products_parquet")}
-    assert graph.get(AssetKey("dm_fct_ecommerce")).parent_keys == {AssetKey("ods_fct_products")}
+    assert graph.get(AssetKey("dm_fct_product_changes")).parent_keys == {AssetKey("ods_fct_products")}
+    assert graph.get(AssetKey("dm_fct_ecommerce")).parent_keys == {AssetKey("ods_fct_products"),
+                                                                   AssetKey("dm_fct_product_changes")}
+    assert graph.get(AssetKey("dm_dim_product_history")).parent_keys == {AssetKey("ods_fct_products")}
 
 
 def test_one_daily_partitioning() -> None:
     graph = defs.resolve_asset_graph()
-    partitions = {graph.get(key).partitions_def for key in graph.get_all_asset_keys()}
+    partitions = {graph.get(key).partitions_def for key in graph.get_all_asset_keys()} - {None}
+    assert graph.get(AssetKey("dm_dim_product_history")).partitions_def is None  # intervals span the days
     assert len(partitions) == 1
     (daily,) = partitions
     assert isinstance(daily, DailyPartitionsDefinition)
@@ -33,7 +39,7 @@ def test_one_daily_partitioning() -> None:
 def test_jobs_and_resources() -> None:
     jobs = {job.name for job in defs.resolve_all_job_defs()} - {"__ASSET_JOB"}
     assert jobs == {"raw_products_job", "ods_products_job", "dm_ecommerce_job", "ecommerce_daily_job",
-                    "dm_freshness_check_job"}
+                    "product_history_job", "dm_freshness_check_job"}
     assert set(defs.resources or {}) == {
         "catalog_api", "lake", "postgres", "duckdb", "s3_parquet_io_manager", "postgres_io_manager",
         "alert_webhook", "freshness", "quality",
@@ -48,10 +54,10 @@ def test_schedules_sensors_and_automation() -> None:
     }
     sensors = {s.name: s.default_status.value for s in defs.sensors or []}
     assert sensors == {"ecommerce_automation_sensor": "RUNNING", "raw_snapshot_s3_sensor": "RUNNING",
-                       "run_failure_alert_sensor": "RUNNING"}
+                       "run_failure_alert_sensor": "RUNNING", "product_changes_next_day_sensor": "RUNNING"}
     graph = defs.resolve_asset_graph()
     assert graph.get(AssetKey("raw_products_parquet")).automation_condition is None  # the schedule runs it
-    for key in ("ods_fct_products", "dm_fct_ecommerce"):
+    for key in ("ods_fct_products", "dm_fct_product_changes", "dm_fct_ecommerce"):
         node = graph.get(AssetKey(key))
         assert node.automation_condition is not None and "eager" in str(node.automation_condition.get_label() or "eager")
         assert node.pools == {"warehouse"}
@@ -83,4 +89,4 @@ def test_the_code_location_loads_without_network_environment_or_development_tool
     out = subprocess.run([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     assets, jobs = out.stdout.splitlines()[0].split()
-    assert (assets, out.stdout.splitlines()[1]) == ("3", "[]") and int(jobs) >= 5
+    assert (assets, out.stdout.splitlines()[1]) == ("5", "[]") and int(jobs) >= 6

@@ -2,10 +2,12 @@
 by a local stand-in that keeps state like Metabase does)."""
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -173,19 +175,37 @@ def test_init_metabase_registers_the_warehouse_and_a_dashboard(pg_admin_dsn: str
     assert database["name"] == DATABASE_NAME and database["engine"] == "postgres"
     assert database["details"] == {"host": "postgres_dwh", "port": 5432, "dbname": plan.database,
                                    "user": plan.bi.name, "password": plan.bi.password, "ssl": False}
-    assert [c["name"] for c in state["cards"]] == [name for name, _ in CARDS]
+    assert [c["name"] for c in state["cards"]] == [card.name for card in CARDS]
     (dashboard,) = state["dashboards"]
     assert dashboard["name"] == DASHBOARD_NAME
-    assert sorted(d["card_id"] for d in dashboard["dashcards"]) == [1, 2, 3, 4]
+    assert sorted(d["card_id"] for d in dashboard["dashcards"]) == list(range(1, len(CARDS) + 1))
     assert ("POST", "/api/session") in state["calls"]  # the second run logged in instead of setting up
 
-    # Every card's SQL runs on the real warehouse as the BI login.
+    # Every card's SQL runs on the real warehouse as the BI login (Metabase drops an optional [[...]] clause
+    # whose variable is unset, and puts the number in when it is set).
     with psycopg.connect(dsn_for(pg_admin_dsn, plan.pipeline, plan.database)) as conn:
         conn.execute("INSERT INTO dm.fct_ecommerce (report_date, category, product_count, total_stock, avg_price, "
-                     "avg_rating) VALUES ('2025-01-01', 'beauty', 3, 10, 1.50, 4.00)")
+                     "avg_rating, out_of_stock_count) VALUES ('2025-01-01', 'beauty', 3, 10, 1.50, 4.00, 1)")
+        conn.execute("INSERT INTO dm.fct_product_changes (change_date, product_id, change_type, previous_snapshot_date, "
+                     "old_value, new_value, price_change_pct) VALUES ('2025-01-01', 7, 'price_changed', '2024-12-31', "
+                     "'1.00', '2.00', 100), ('2025-01-01', 8, 'added', '2024-12-31', NULL, 'new', NULL)")
+        conn.execute("INSERT INTO dm.dim_product_history (product_id, valid_from, valid_to, is_current, title, category, "
+                     "price) VALUES (7, '2024-12-31', '2025-01-01', false, 'seven', 'beauty', 1.00), "
+                     "(7, '2025-01-01', NULL, true, 'seven', 'beauty', 2.00), (8, '2025-01-01', NULL, true, 'e', 'x', 9)")
+    first_row = {"product_count": (date(2025, 1, 1), "beauty"), "total_stock": (date(2025, 1, 1), "beauty"),
+                 "avg_price": (date(2025, 1, 1), "beauty"), "avg_rating": (date(2025, 1, 1), "beauty"),
+                 "price_changes_per_day": (date(2025, 1, 1), 1), "out_of_stock_over_time": (date(2025, 1, 1), "beauty"),
+                 "product_price_history": (date(2024, 12, 31), Decimal("1.00")),
+                 "added_removed_per_day": (date(2025, 1, 1), 1)}
     with psycopg.connect(dsn_for(pg_admin_dsn, plan.bi, plan.database)) as conn:
-        for card, (_, metric) in zip(state["cards"], CARDS, strict=False):
-            assert card["dataset_query"]["native"]["query"] == load_sql(f"metabase/{metric}.sql")
-            rows = conn.execute(card["dataset_query"]["native"]["query"]).fetchall()
-            assert rows and rows[0][:2] == (date(2025, 1, 1), "beauty")
+        for stored, card in zip(state["cards"], CARDS, strict=True):
+            query = stored["dataset_query"]["native"]["query"]
+            assert query == load_sql(f"metabase/{card.query}.sql")
+            assert set(stored["dataset_query"]["native"].get("template-tags", {})) == set(card.template_tags)
+            unset = re.sub(r"\[\[.*?\]\]", "", query)
+            rows = conn.execute(unset).fetchall()
+            assert rows and rows[0][:2] == first_row[card.query], card.name
+            for tag in card.template_tags:  # the filter set to product 8
+                chosen = re.sub(r"\[\[(.*?)\]\]", r"\1", query).replace("{{" + tag + "}}", "8")
+                assert conn.execute(chosen).fetchall()[0][:2] == (date(2025, 1, 1), Decimal("9.00"))
     metabase.server.shutdown()

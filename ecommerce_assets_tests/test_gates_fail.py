@@ -146,7 +146,7 @@ def test_an_empty_catalog_day_is_present_not_absent(lake: S3LakeResource, pg_dsn
         result = run_partition(make_resources(lake, pg_dsn, empty.url), PARTITION)
     assert checks(result)["dm_fct_ecommerce__reconciles_with_ods"].passed
     assert query(pg_dsn, "SELECT table_name, row_count FROM meta.partition_loads ORDER BY 1") == [
-        ("dm.fct_ecommerce", 0), ("ods.fct_products", 0)]
+        ("dm.fct_ecommerce", 0), ("dm.fct_product_changes", 0), ("ods.fct_products", 0)]
 
 
 @pytest.mark.integration

@@ -80,7 +80,7 @@ def test_run_sh_from_nothing_keeps_its_data_and_a_rerun_reuses_it(tmp_path: Path
     assert f"{records} accepted, 0 rejected" in first.stdout
     assert f"rows {records} inserted, 0 updated, 0 unchanged, 0 deleted" in first.stdout
     assert "chg  first snapshot in the ODS: nothing to compare it with, no changes" in first.stdout
-    assert f"hist took in 1 new days; {records} intervals of {records} products" in first.stdout
+    assert f"hist took in 1 day; {records} intervals of {records} products" in first.stdout
     assert "checks: 8 passed, 0 failed, 0 warned" in first.stdout
     mart = first.stdout[first.stdout.index("dm.fct_ecommerce, report_date = "):]
     assert mart.splitlines()[0] == f"dm.fct_ecommerce, report_date = {YESTERDAY}"

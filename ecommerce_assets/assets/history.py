@@ -93,9 +93,10 @@ def dm_dim_product_history(context: AssetExecutionContext, postgres: PostgresRes
         intervals, current, products = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE is_current), count(DISTINCT product_id) FROM dm.dim_product_history"
         ).fetchone() or (0, 0, 0)
+    days = f"{len(sync.days)} day{'' if len(sync.days) == 1 else 's'}"
     how = ("nothing new" if not sync.days else
-           f"rewound to {sync.rewound_to or 'the beginning'} and took in {len(sync.days)} days" if sync.rewound else
-           f"took in {len(sync.days)} new days")
+           f"rewound to {sync.rewound_to or 'the beginning'} and took in {days}" if sync.rewound else
+           f"took in {days}")
     context.log.info(f"history: {how}")
     return MaterializeResult(metadata={
         "update": how,

@@ -1,6 +1,7 @@
 """Registers the warehouse in Metabase (through its REST API) with the read-only BI login, and creates a
-starter dashboard: per category over time, product count, total stock, average price and rating.
-Idempotent: what exists (by name) is kept."""
+starter dashboard: per category over time, product count, total stock, average price and rating, and
+change over time: price changes per day, products out of stock, a product's price history, products
+added and removed. Idempotent: what exists (by name) is kept."""
 
 import time
 from dataclasses import dataclass
@@ -12,11 +13,28 @@ from ecommerce_assets.sql import load_sql
 
 DATABASE_NAME = "E-commerce warehouse"
 DASHBOARD_NAME = "E-commerce catalog by category"
-CARDS: tuple[tuple[str, str], ...] = (
-    ("Product count by category", "product_count"),
-    ("Total stock by category", "total_stock"),
-    ("Average price by category", "avg_price"),
-    ("Average rating by category", "avg_rating"),
+
+
+@dataclass(frozen=True)
+class Card:
+    name: str
+    query: str  # sql/metabase/<query>.sql
+    display: str
+    dimensions: tuple[str, ...]
+    metrics: tuple[str, ...]
+    template_tags: tuple[str, ...] = ()  # number variables the query may use in an optional clause
+
+
+CARDS: tuple[Card, ...] = (
+    Card("Product count by category", "product_count", "line", ("report_date", "category"), ("product_count",)),
+    Card("Total stock by category", "total_stock", "line", ("report_date", "category"), ("total_stock",)),
+    Card("Average price by category", "avg_price", "line", ("report_date", "category"), ("avg_price",)),
+    Card("Average rating by category", "avg_rating", "line", ("report_date", "category"), ("avg_rating",)),
+    Card("Price changes per day", "price_changes_per_day", "bar", ("change_date",), ("price_changes",)),
+    Card("Out-of-stock products over time", "out_of_stock_over_time", "line", ("report_date", "category"),
+         ("out_of_stock_count",)),
+    Card("A product's price history", "product_price_history", "line", ("valid_from",), ("price",), ("product_id",)),
+    Card("Products added and removed per day", "added_removed_per_day", "bar", ("change_date",), ("added", "removed")),
 )
 
 
@@ -94,17 +112,21 @@ class Metabase:
     def ensure_dashboard(self, database_id: int) -> int:
         cards = {c["name"]: int(c["id"]) for c in self.call("GET", "/api/card") or []}
         card_ids = []
-        for name, metric in CARDS:
-            if name not in cards:
-                cards[name] = int(self.call("POST", "/api/card", json={
-                    "name": name,
-                    "display": "line",
-                    "dataset_query": {"type": "native", "database": database_id,
-                                      "native": {"query": load_sql(f"metabase/{metric}.sql")}},
-                    "visualization_settings": {"graph.dimensions": ["report_date", "category"],
-                                               "graph.metrics": [metric]},
+        for card in CARDS:
+            if card.name not in cards:
+                native: dict[str, Any] = {"query": load_sql(f"metabase/{card.query}.sql")}
+                if card.template_tags:
+                    native["template-tags"] = {tag: {"id": tag, "name": tag, "display-name": tag.replace("_", " "),
+                                                     "type": "number", "required": False}
+                                               for tag in card.template_tags}
+                cards[card.name] = int(self.call("POST", "/api/card", json={
+                    "name": card.name,
+                    "display": card.display,
+                    "dataset_query": {"type": "native", "database": database_id, "native": native},
+                    "visualization_settings": {"graph.dimensions": list(card.dimensions),
+                                               "graph.metrics": list(card.metrics)},
                 })["id"])
-            card_ids.append(cards[name])
+            card_ids.append(cards[card.name])
         for dashboard in self.call("GET", "/api/dashboard") or []:
             if dashboard.get("name") == DASHBOARD_NAME:
                 return int(dashboard["id"])
