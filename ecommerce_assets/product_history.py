@@ -77,6 +77,14 @@ class HistorySync:
     intervals_begun: int = 0
 
 
+def tidy_history(autocommit: psycopg.Connection) -> None:
+    """VACUUM (ANALYZE) the history after an update (outside a transaction): ending intervals leaves dead row
+    versions, and the planner needs current statistics to find the current intervals through their partial
+    index. The visibility map limits the work to the pages touched since the last one, so this stays O(day)
+    — and the history does not depend on the server's autovacuum being on."""
+    autocommit.execute(load_sql("history/tidy.sql"))
+
+
 def sync_history(conn: psycopg.Connection) -> HistorySync:
     """Bring `dm.dim_product_history` in line with the ODS snapshots as they are now (one transaction)."""
     result = HistorySync()

@@ -77,7 +77,7 @@ def test_every_program_answers_help_without_doing_anything() -> None:
         assert "usage:" in run_help([str(REPO_ROOT / ".venv" / "bin" / name), "--help"])
     for module in TOOLS:
         assert "usage: " in run_help([str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", module, "--help"])
-    for script in ("bench_pipeline.py", "fault_report.py"):
+    for script in ("bench_pipeline.py", "bench_history.py", "fault_report.py"):
         assert "usage:" in run_help([str(REPO_ROOT / ".venv" / "bin" / "python"), f"benchmarks/{script}", "--help"])
 
 

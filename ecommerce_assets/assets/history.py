@@ -17,7 +17,13 @@ from ecommerce_assets.assets.ods import ods_fct_products
 from ecommerce_assets.automation import follows_upstream
 from ecommerce_assets.migrations import require_current_schema
 from ecommerce_assets.partitions import WAREHOUSE_POOL, daily_partitions
-from ecommerce_assets.product_history import CHANGE_TYPES, SnapshotAbsent, sync_history, write_day_changes
+from ecommerce_assets.product_history import (
+    CHANGE_TYPES,
+    SnapshotAbsent,
+    sync_history,
+    tidy_history,
+    write_day_changes,
+)
 from ecommerce_assets.resources.postgres import PostgresResource
 
 CHANGES_ASSET = "dm_fct_product_changes"
@@ -90,6 +96,10 @@ def dm_dim_product_history(context: AssetExecutionContext, postgres: PostgresRes
     with postgres.connect() as conn:
         require_current_schema(conn)
         sync = sync_history(conn)
+    if sync.days:
+        with postgres.autocommit() as conn:
+            tidy_history(conn)
+    with postgres.connect() as conn:
         intervals, current, products = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE is_current), count(DISTINCT product_id) FROM dm.dim_product_history"
         ).fetchone() or (0, 0, 0)

@@ -32,6 +32,14 @@ class PostgresResource(ConfigurableResource):
         with conn:
             yield conn
 
+    @contextmanager
+    def autocommit(self) -> Iterator[psycopg.Connection]:
+        """A connection outside any transaction, for maintenance statements (VACUUM) that cannot run in one."""
+        conn = psycopg.connect(self.dsn, application_name=self.application_name, autocommit=True,
+                               connect_timeout=self.connect_timeout_seconds)
+        with conn:
+            yield conn
+
     def fetch_arrow(self, statement: str, parameters: tuple[object, ...] = ()) -> pa.Table:
         """Run one query (`$1`-style parameters) and return its rows as Arrow, in the binary protocol."""
         with adbc_driver_postgresql.dbapi.connect(self.dsn) as conn, conn.cursor() as cur:

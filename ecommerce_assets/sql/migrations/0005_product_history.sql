@@ -33,11 +33,11 @@ CREATE TABLE IF NOT EXISTS dm.dim_product_history (
     CHECK (valid_to IS NULL OR valid_to > valid_from),
     CHECK (is_current = (valid_to IS NULL))
 );
--- the current interval of each product (what a new day is compared with), and the rewind of a late day
+-- the current interval of each product: what a new day is compared with. (No index on valid_from /
+-- valid_to: every day ends intervals, and each index would be maintained for every one; the rare rewind of
+-- a late day scans instead.)
 CREATE UNIQUE INDEX IF NOT EXISTS dim_product_history_current ON dm.dim_product_history (product_id)
     WHERE valid_to IS NULL;
-CREATE INDEX IF NOT EXISTS dim_product_history_valid_to ON dm.dim_product_history (valid_to);
-CREATE INDEX IF NOT EXISTS dim_product_history_valid_from ON dm.dim_product_history (valid_from);
 
 -- Which ODS snapshots the history has taken in, as of which load of each.
 CREATE TABLE IF NOT EXISTS meta.history_applied (
