@@ -84,7 +84,7 @@ def run(admin_dsn: str, days: int, products: int, at: list[int]) -> dict[str, An
                                     "changes": sum(changes.counts.values()),
                                     "intervals_stored": int(intervals[0]) if intervals else 0}
         with psycopg.connect(dsn) as conn:
-            conn.execute("TRUNCATE dm.dim_product_history, meta.history_applied")
+            conn.execute("TRUNCATE dm.product_intervals_current, dm.product_intervals_ended, meta.history_applied")
             started = time.perf_counter()
             sync = sync_history(conn)
             results["full_rebuild_s"] = round(time.perf_counter() - started, 3)

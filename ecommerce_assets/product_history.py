@@ -78,11 +78,11 @@ class HistorySync:
 
 
 def tidy_history(autocommit: psycopg.Connection) -> None:
-    """VACUUM (ANALYZE) the history after an update (outside a transaction): ending intervals leaves dead row
-    versions, and the planner needs current statistics to find the current intervals through their partial
-    index. The visibility map limits the work to the pages touched since the last one, so this stays O(day)
-    — and the history does not depend on the server's autovacuum being on."""
+    """VACUUM (ANALYZE) the history's tables after an update (outside a transaction): the current intervals
+    (one row per product) are rewritten daily, and the planner needs current statistics. O(products), not
+    O(history): the ended intervals are only appended to — and nothing depends on the server's autovacuum."""
     autocommit.execute(load_sql("history/tidy.sql"))
+    autocommit.execute(load_sql("history/tidy_ended.sql"))
 
 
 def sync_history(conn: psycopg.Connection) -> HistorySync:

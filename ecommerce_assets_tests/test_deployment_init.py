@@ -189,9 +189,10 @@ def test_init_metabase_registers_the_warehouse_and_a_dashboard(pg_admin_dsn: str
         conn.execute("INSERT INTO dm.fct_product_changes (change_date, product_id, change_type, previous_snapshot_date, "
                      "old_value, new_value, price_change_pct) VALUES ('2025-01-01', 7, 'price_changed', '2024-12-31', "
                      "'1.00', '2.00', 100), ('2025-01-01', 8, 'added', '2024-12-31', NULL, 'new', NULL)")
-        conn.execute("INSERT INTO dm.dim_product_history (product_id, valid_from, valid_to, is_current, title, category, "
-                     "price) VALUES (7, '2024-12-31', '2025-01-01', false, 'seven', 'beauty', 1.00), "
-                     "(7, '2025-01-01', NULL, true, 'seven', 'beauty', 2.00), (8, '2025-01-01', NULL, true, 'e', 'x', 9)")
+        conn.execute("INSERT INTO dm.product_intervals_ended (product_id, valid_from, valid_to, title, category, price) "
+                     "VALUES (7, '2024-12-31', '2025-01-01', 'seven', 'beauty', 1.00)")
+        conn.execute("INSERT INTO dm.product_intervals_current (product_id, valid_from, title, category, price) "
+                     "VALUES (7, '2025-01-01', 'seven', 'beauty', 2.00), (8, '2025-01-01', 'e', 'x', 9)")
     first_row = {"product_count": (date(2025, 1, 1), "beauty"), "total_stock": (date(2025, 1, 1), "beauty"),
                  "avg_price": (date(2025, 1, 1), "beauty"), "avg_rating": (date(2025, 1, 1), "beauty"),
                  "price_changes_per_day": (date(2025, 1, 1), 1), "out_of_stock_over_time": (date(2025, 1, 1), "beauty"),

@@ -1,2 +1,3 @@
--- After a history update: dead row versions of ended intervals reclaimed, statistics current.
-VACUUM (ANALYZE) dm.dim_product_history
+-- After a history update, 1/2: the current intervals (about one row per product, rewritten daily) have
+-- their dead row versions reclaimed and their statistics refreshed.
+VACUUM (ANALYZE) dm.product_intervals_current

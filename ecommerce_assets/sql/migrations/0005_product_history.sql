@@ -16,11 +16,26 @@ CREATE TABLE IF NOT EXISTS dm.fct_product_changes (
 );
 CREATE INDEX IF NOT EXISTS fct_product_changes_product ON dm.fct_product_changes (product_id, change_date);
 
-CREATE TABLE IF NOT EXISTS dm.dim_product_history (
+-- The history is kept in two tables, so that taking a day in costs O(day) however long the history is:
+-- the current interval of each product (about one row per product, rewritten daily) and the ended
+-- intervals (only ever appended to: no dead rows, nothing to vacuum but the new pages). Readers see them
+-- together as dm.dim_product_history.
+CREATE TABLE IF NOT EXISTS dm.product_intervals_current (
+    product_id          bigint         PRIMARY KEY,
+    valid_from          date           NOT NULL,
+    title               text,
+    category            text           NOT NULL,
+    brand               text,
+    price               numeric(12, 2),
+    discount_percentage numeric(6, 2),
+    stock               integer,
+    availability_status text,
+    rating              numeric(3, 2)
+);
+CREATE TABLE IF NOT EXISTS dm.product_intervals_ended (
     product_id          bigint         NOT NULL,
     valid_from          date           NOT NULL,
-    valid_to            date,
-    is_current          boolean        NOT NULL,
+    valid_to            date           NOT NULL,
     title               text,
     category            text           NOT NULL,
     brand               text,
@@ -30,14 +45,16 @@ CREATE TABLE IF NOT EXISTS dm.dim_product_history (
     availability_status text,
     rating              numeric(3, 2),
     PRIMARY KEY (product_id, valid_from),
-    CHECK (valid_to IS NULL OR valid_to > valid_from),
-    CHECK (is_current = (valid_to IS NULL))
+    CHECK (valid_to > valid_from)
 );
--- the current interval of each product: what a new day is compared with. (No index on valid_from /
--- valid_to: every day ends intervals, and each index would be maintained for every one; the rare rewind of
--- a late day scans instead.)
-CREATE UNIQUE INDEX IF NOT EXISTS dim_product_history_current ON dm.dim_product_history (product_id)
-    WHERE valid_to IS NULL;
+CREATE OR REPLACE VIEW dm.dim_product_history AS
+SELECT product_id, valid_from, valid_to, false AS is_current, title, category, brand, price, discount_percentage,
+       stock, availability_status, rating
+FROM dm.product_intervals_ended
+UNION ALL
+SELECT product_id, valid_from, NULL::date, true, title, category, brand, price, discount_percentage,
+       stock, availability_status, rating
+FROM dm.product_intervals_current;
 
 -- Which ODS snapshots the history has taken in, as of which load of each.
 CREATE TABLE IF NOT EXISTS meta.history_applied (
@@ -51,4 +68,5 @@ ALTER TABLE dm.fct_ecommerce
     ADD COLUMN IF NOT EXISTS avg_discount_pct   numeric(6, 2),
     ADD COLUMN IF NOT EXISTS price_changes      integer        CHECK (price_changes >= 0);
 
-GRANT SELECT ON dm.fct_product_changes, dm.dim_product_history TO bi_reader;
+GRANT SELECT ON dm.fct_product_changes, dm.dim_product_history, dm.product_intervals_current,
+    dm.product_intervals_ended TO bi_reader;
