@@ -32,21 +32,12 @@ CREATE TABLE IF NOT EXISTS dm.product_intervals_current (
     availability_status text,
     rating              numeric(3, 2)
 );
-CREATE TABLE IF NOT EXISTS dm.product_intervals_ended (
-    product_id          bigint         NOT NULL,
-    valid_from          date           NOT NULL,
-    valid_to            date           NOT NULL,
-    title               text,
-    category            text           NOT NULL,
-    brand               text,
-    price               numeric(12, 2),
-    discount_percentage numeric(6, 2),
-    stock               integer,
-    availability_status text,
-    rating              numeric(3, 2),
-    PRIMARY KEY (product_id, valid_from),
-    CHECK (valid_to > valid_from)
-);
+-- the same attributes, and when the interval ended
+CREATE TABLE IF NOT EXISTS dm.product_intervals_ended (LIKE dm.product_intervals_current);
+ALTER TABLE dm.product_intervals_ended
+    ADD COLUMN valid_to date NOT NULL,
+    ADD PRIMARY KEY (product_id, valid_from),
+    ADD CHECK (valid_to > valid_from);
 CREATE OR REPLACE VIEW dm.dim_product_history AS
 SELECT product_id, valid_from, valid_to, false AS is_current, title, category, brand, price, discount_percentage,
        stock, availability_status, rating
