@@ -21,7 +21,7 @@ from dagster import (
     evaluate_automation_conditions,
 )
 
-from ecommerce_assets.assets import dm_fct_ecommerce, ods_fct_products, raw_products_parquet
+from ecommerce_assets.assets import dm_fct_ecommerce, dm_fct_product_changes, ods_fct_products, raw_products_parquet
 from ecommerce_assets.checks import FreshnessSettings, expected_partition
 from ecommerce_assets.definitions import defs
 from ecommerce_assets.lake_keys import snapshot_partition
@@ -88,7 +88,8 @@ def test_lake_sensor_records_external_snapshots(dagster_instance: DagsterInstanc
     # The reported snapshot makes ODS and mart of that day due, and they build from it.
     automation = evaluate_automation_conditions(defs=defs, instance=dagster_instance, cursor=automation_start.cursor)
     assert set(automation.get_requested_partitions(AssetKey("ods_fct_products"))) == {"2025-04-01", "2025-04-02"}
-    run_partition(resources, "2025-04-02", assets=[ods_fct_products, dm_fct_ecommerce], instance=dagster_instance)
+    run_partition(resources, "2025-04-02", assets=[ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce],
+                  instance=dagster_instance)
     raw_ids = [i for i in table.column("product_id").to_pylist() if i is not None]
     stored = query(pg_dsn, "SELECT count(DISTINCT product_id) FROM ods.fct_products WHERE snapshot_date = '2025-04-02'")
     rejected = query(pg_dsn, "SELECT count(*) FROM ods.rejected_products WHERE snapshot_date = '2025-04-02'")
