@@ -121,8 +121,7 @@ def _postgres(stack: ExitStack, state_dir: Path, env: dict[str, str]) -> None:
 
 def _lake(stack: ExitStack, state_dir: Path, env: dict[str, str]) -> None:
     if os.environ.get("ECOM_S3_ENDPOINT_URL"):
-        preflight.check_lake("\n    (or unset ECOM_S3_ENDPOINT_URL: the embedded lake keeps "
-                                               "its objects in .local/lake)")
+        preflight.check_lake("\n    (or unset ECOM_S3_ENDPOINT_URL: the embedded lake keeps its objects in .local/lake)")
         _say(f"lake: ECOM_S3_ENDPOINT_URL {os.environ['ECOM_S3_ENDPOINT_URL']}")
         return
     lake = stack.enter_context(persistent_s3(state_dir / "lake"))
