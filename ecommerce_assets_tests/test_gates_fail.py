@@ -107,15 +107,22 @@ def test_ods_rules_check_fails_on_rows_the_constraints_let_through(lake: S3LakeR
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize(("column", "spoil"), [
+    ("product_count", "NEW.product_count + 1"),
+    ("out_of_stock_count", "coalesce(NEW.out_of_stock_count, 0) + 1"),
+    ("inventory_value", "NEW.inventory_value + 0.01"),
+    ("avg_discount_pct", "NEW.avg_discount_pct + 0.01"),
+    ("price_changes", "NEW.price_changes + 1"),
+])
 def test_mart_reconciliation_fails_when_the_stored_mart_differs_from_the_stored_ods(
-        lake: S3LakeResource, pg_dsn: str, server: CatalogServer) -> None:
+        lake: S3LakeResource, pg_dsn: str, server: CatalogServer, column: str, spoil: str) -> None:
     resources = make_resources(lake, pg_dsn, server.url)
     clean = run_partition(resources, PARTITION)
     assert checks(clean)["dm_fct_ecommerce__reconciles_with_ods"].passed
     (category,) = query(pg_dsn, "SELECT min(category) FROM dm.fct_ecommerce")[0]
     execute(pg_dsn, f"""
         CREATE FUNCTION public.inflate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-            IF NEW.category = '{category}' THEN NEW.product_count := NEW.product_count + 1; END IF;
+            IF NEW.category = '{category}' THEN NEW.{column} := {spoil}; END IF;
             RETURN NEW; END $$;
         CREATE TRIGGER inflate BEFORE INSERT OR UPDATE ON dm.fct_ecommerce
             FOR EACH ROW EXECUTE FUNCTION public.inflate();
@@ -125,6 +132,7 @@ def test_mart_reconciliation_fails_when_the_stored_mart_differs_from_the_stored_
     check = checks(spoiled)["dm_fct_ecommerce__reconciles_with_ods"]
     assert not check.passed and check.metadata["categories_differing"].value == 1
     assert check.metadata["examples"].value[0]["category"] == category
+    assert f"{column} (ods / mart)" in check.metadata["examples"].value[0]
 
 
 @pytest.mark.integration
