@@ -46,6 +46,14 @@ def next_snapshot(conn: psycopg.Connection, day: date) -> date | None:
     return value if isinstance(value, date) else None
 
 
+def day_change_counts(conn: psycopg.Connection, day: date) -> dict[str, int]:
+    """How many changes of each type `day` has (every type, 0 when none)."""
+    counts = Counter({kind: 0 for kind in CHANGE_TYPES})
+    for kind, count in conn.execute(load_sql("history/change_counts.sql"), {"day": day}):
+        counts[kind] = int(count)
+    return dict(counts)
+
+
 def write_day_changes(conn: psycopg.Connection, day: date, top: int = 10) -> DayChanges:
     """Replace the changes of `day` in `dm.fct_product_changes` (one transaction, partition locked) and
     record the partition as loaded; raises SnapshotAbsent when the ODS has no snapshot of `day`."""
@@ -60,12 +68,9 @@ def write_day_changes(conn: psycopg.Connection, day: date, top: int = 10) -> Day
         conn.execute(load_sql("pg/record_partition_load.sql"),
                      {"table_name": "dm.fct_product_changes", "partition": day, "row_count": inserted,
                       "changed": True})
-        counts = Counter({kind: 0 for kind in CHANGE_TYPES})
-        for kind, count in conn.execute(
-                "SELECT change_type, count(*) FROM dm.fct_product_changes WHERE change_date = %s GROUP BY 1", (day,)):
-            counts[kind] = int(count)
+        counts = day_change_counts(conn, day)
         movers = conn.execute(load_sql("history/top_movers.sql"), {"day": day, "top": top}).fetchall()
-    return DayChanges(day, previous, dict(counts), [(int(p), str(o), str(n), float(pct)) for p, o, n, pct in movers])
+    return DayChanges(day, previous, counts, [(int(p), str(o), str(n), float(pct)) for p, o, n, pct in movers])
 
 
 @dataclass

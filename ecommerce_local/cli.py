@@ -33,7 +33,7 @@ from ecommerce_assets.io_managers.s3_parquet import stored_object_exists
 from ecommerce_assets.lake_keys import RAW_PRODUCTS_LOCATION
 from ecommerce_assets.migrations import migrate, missing_migrations
 from ecommerce_assets.partitions import PARTITIONS_START
-from ecommerce_assets.product_history import CHANGE_TYPES
+from ecommerce_assets.product_history import CHANGE_TYPES, day_change_counts, previous_snapshot
 from ecommerce_assets.resources.from_env import catalog_api_from_env, lake_from_env
 from ecommerce_assets.sql import load_sql
 from ecommerce_catalog_server import Catalog, CatalogServer, GeneratedCatalog
@@ -288,14 +288,14 @@ def print_mart(dsn: str, partition: str) -> None:
 def print_changes(dsn: str, partition: str) -> None:
     day = date.fromisoformat(partition)
     with psycopg.connect(dsn) as conn:
-        counts: dict[str, int] = dict(conn.execute(load_query("change_counts"), {"day": day}).fetchall())
-        previous = conn.execute(load_query("previous_of_changes"), {"day": day}).fetchone()
+        counts = day_change_counts(conn, day)
+        previous = previous_snapshot(conn, day)
         movers = conn.execute(load_sql("history/top_movers.sql"), {"day": day, "top": 5}).fetchall()
-    if not previous or previous[0] is None:
+    if previous is None:
         _say(f"\nchanges on {partition}: none — the first snapshot in the ODS, nothing to compare it with")
         return
-    _say(f"\nchanges on {partition} (against {previous[0]}): "
-         + ", ".join(f"{counts.get(kind, 0)} {kind.replace('_', ' ')}" for kind in CHANGE_TYPES))
+    _say(f"\nchanges on {partition} (against {previous}): "
+         + ", ".join(f"{counts[kind]} {kind.replace('_', ' ')}" for kind in CHANGE_TYPES))
     if movers:
         _table("top price movers", ("product_id", "old_price", "new_price", "change_pct"), movers)
 
