@@ -69,18 +69,23 @@ def run(admin_dsn: str, days: int, products: int, at: list[int]) -> dict[str, An
             started = time.perf_counter()
             with psycopg.connect(dsn) as conn:
                 changes = write_day_changes(conn, day)
+                changes_s = time.perf_counter() - started
                 sync = sync_history(conn)
+                sync_s = time.perf_counter() - started - changes_s
             with psycopg.connect(dsn, autocommit=True) as conn:
                 tidy_history(conn)  # as the asset does after an update
             increment = time.perf_counter() - started
+            tidy_s = increment - changes_s - sync_s
             assert sync.days == [day] and not sync.rewound
             print(f"day {n:3d}: {rows.num_rows:,} rows, load {load:.2f} s, increment {increment:.2f} s "
-                  f"({sum(changes.counts.values()):,} changes)", file=sys.stderr, flush=True)
+                  f"(changes {changes_s:.2f}, history {sync_s:.2f}, tidy {tidy_s:.2f}; "
+                  f"{sum(changes.counts.values()):,} changes)", file=sys.stderr, flush=True)
             if n in at:
                 with psycopg.connect(dsn) as conn:
                     intervals = conn.execute("SELECT count(*) FROM dm.dim_product_history").fetchone()
                 results["at"][n] = {"rows": rows.num_rows, "ods_load_s": round(load, 3),
-                                    "increment_s": round(increment, 3), "ratio": round(increment / load, 2),
+                                    "increment_s": round(increment, 3), "changes_s": round(changes_s, 3),
+                                    "history_s": round(sync_s, 3), "tidy_s": round(tidy_s, 3), "ratio": round(increment / load, 2),
                                     "changes": sum(changes.counts.values()),
                                     "intervals_stored": int(intervals[0]) if intervals else 0}
         with psycopg.connect(dsn) as conn:

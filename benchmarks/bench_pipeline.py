@@ -139,10 +139,16 @@ def _resources() -> dict[str, Any]:
 
     from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
     from ecommerce_assets.resources import PostgresResource
-    from ecommerce_assets.resources.from_env import catalog_api_from_env, lake_from_env, quality_from_env
+    from ecommerce_assets.resources.from_env import (
+        catalog_api_from_env,
+        lake_from_env,
+        quality_from_env,
+        retention_from_env,
+    )
 
     lake, postgres = lake_from_env(), PostgresResource(dsn=os.environ["ECOM_PG_DSN"])
     return {"catalog_api": catalog_api_from_env(), "lake": lake, "postgres": postgres, "quality": quality_from_env(),
+            "retention": retention_from_env(),
             "duckdb": DuckDBResource(database=":memory:"), "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
             "postgres_io_manager": PostgresTableIOManager(postgres=postgres)}
 

@@ -33,6 +33,7 @@ from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOMana
 from ecommerce_assets.migrations import migrate
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
 from ecommerce_assets.resources.quality_settings import QualitySettings
+from ecommerce_assets.resources.retention import RetentionSettings
 from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, GeneratedCatalog
 from ecommerce_local.services import embedded_s3, free_port, postgres_answers
 
@@ -56,7 +57,7 @@ def resources(env: Env, lake_endpoint: str | None = None, **api: Any) -> dict[st
     postgres = PostgresResource(dsn=env.dsn)
     return {"catalog_api": CatalogApiResource(base_url=env.api_url, page_size=50, backoff_factor=0.05, **api),
             "lake": lake, "postgres": postgres, "duckdb": DuckDBResource(database=":memory:"),
-            "s3_parquet_io_manager": S3ParquetIOManager(lake=lake), "quality": QualitySettings(),
+            "s3_parquet_io_manager": S3ParquetIOManager(lake=lake), "quality": QualitySettings(), "retention": RetentionSettings(),
             "postgres_io_manager": PostgresTableIOManager(postgres=postgres)}
 
 

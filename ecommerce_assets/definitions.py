@@ -25,6 +25,7 @@ from ecommerce_assets.resources.from_env import (
     lake_from_env,
     postgres_from_env,
     quality_from_env,
+    retention_from_env,
 )
 from ecommerce_assets.schedules import raw_products_daily_schedule
 from ecommerce_assets.sensors import product_changes_next_day_sensor, raw_snapshot_s3_sensor, run_failure_alert_sensor
@@ -45,6 +46,7 @@ def build_resources() -> dict[str, object]:
         "alert_webhook": alert_webhook_from_env(),
         "freshness": freshness_from_env(),
         "quality": quality_from_env(),
+        "retention": retention_from_env(),
     }
 
 

@@ -33,6 +33,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ECOM_ALERT_WEBHOOK_URL", "", "where failed runs are posted (JSON); unset: only logged", secret=True),
     Setting("ECOM_MAX_REJECTED_SHARE", "0.05", "rejected share above which the mart refuses the day"),
     Setting("ECOM_MAX_CATALOG_SHRINK", "0.5", "day-over-day shrink above which the mart refuses the day"),
+    Setting("ECOM_ODS_RETENTION_DAYS", "0", "ODS snapshot days kept in PostgreSQL (older ones dropped); 0 = all"),
     Setting("ECOM_DM_DEADLINE", "09:00", "when yesterday's mart must exist (HH:MM)"),
     Setting("ECOM_DM_DEADLINE_TZ", "Europe/Moscow", "the time zone of that deadline"),
 )

@@ -14,12 +14,13 @@ from ecommerce_assets.assets import dm_fct_ecommerce, dm_fct_product_changes, od
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
 from ecommerce_assets.resources import CatalogApiResource, PostgresResource, S3LakeResource
 from ecommerce_assets.resources.quality_settings import QualitySettings
+from ecommerce_assets.resources.retention import RetentionSettings
 
 ALL_ASSETS: list[AssetsDefinition] = [raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce]
 
 
 def make_resources(lake: S3LakeResource, pg_dsn: str, api_url: str, page_size: int = 40,
-                   max_rejected_share: float = 1.0, **api: Any) -> dict[str, Any]:
+                   max_rejected_share: float = 1.0, ods_retention_days: int = 0, **api: Any) -> dict[str, Any]:
     """Resources on the test's services. The awkward test catalogs reject about a third of their records on
     purpose, so the rejected-share gate is opened unless a test sets it (the gate's own tests do)."""
     postgres = PostgresResource(dsn=pg_dsn)
@@ -31,6 +32,7 @@ def make_resources(lake: S3LakeResource, pg_dsn: str, api_url: str, page_size: i
         "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
         "quality": QualitySettings(max_rejected_share=max_rejected_share),
+        "retention": RetentionSettings(ods_days=ods_retention_days),
     }
 
 

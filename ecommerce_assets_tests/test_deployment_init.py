@@ -51,7 +51,7 @@ def plan(pg_admin_dsn: str) -> Iterator[WarehousePlan]:
 def test_init_warehouse_creates_least_privilege_roles(pg_admin_dsn: str, plan: WarehousePlan) -> None:
     applied = init_warehouse(pg_admin_dsn, plan)
     assert applied == ["0000_migrations_table", "0001_initial", "0002_staging_schema", "0003_bi_reader",
-                       "0004_partition_loads", "0005_product_history"]
+                       "0004_partition_loads", "0005_product_history", "0006_ods_day_partitions"]
     assert init_warehouse(pg_admin_dsn, plan) == []  # idempotent
 
     pipeline_dsn = dsn_for(pg_admin_dsn, plan.pipeline, plan.database)
@@ -62,12 +62,15 @@ def test_init_warehouse_creates_least_privilege_roles(pg_admin_dsn: str, plan: W
         assert owners == {s: plan.pipeline.name for s in ("ods", "dm", "staging", "meta")}
         conn.execute("INSERT INTO dm.fct_ecommerce (report_date, category, product_count, total_stock) "
                      "VALUES ('2025-01-01', 'x', 1, 2)")
+        # the ODS is partitioned by day: the pipeline login makes a day's partition, as the loader does
+        conn.execute("CREATE TABLE ods.fct_products_p20250101 PARTITION OF ods.fct_products FOR VALUES IN ('2025-01-01')")
         conn.execute("INSERT INTO ods.fct_products (snapshot_date, product_id, category) VALUES ('2025-01-01', 1, 'x')")
 
     # The BI login reads the marts and nothing else.
     with psycopg.connect(bi_dsn) as conn:
         assert conn.execute("SELECT category, total_stock FROM dm.fct_ecommerce").fetchall() == [("x", 2)]
-    for statement in ("SELECT * FROM ods.fct_products", "SELECT * FROM ods.rejected_products",
+    for statement in ("SELECT * FROM ods.fct_products", "SELECT * FROM ods.fct_products_p20250101",
+                      "SELECT * FROM ods.rejected_products",
                       "INSERT INTO dm.fct_ecommerce (report_date, category, product_count, total_stock) "
                       "VALUES ('2025-01-02', 'y', 1, 1)",
                       "DELETE FROM dm.fct_ecommerce", "CREATE TABLE dm.mine (x int)", "SELECT * FROM meta.schema_migrations"):

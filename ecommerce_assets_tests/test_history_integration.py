@@ -14,8 +14,10 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
 from ecommerce_assets.assets import dm_dim_product_history, dm_fct_ecommerce, dm_fct_product_changes
+from ecommerce_assets.io_managers.pg_partitions import TableName, day_partition
 from ecommerce_assets.product_history import sync_history
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.sensors import product_changes_next_day_sensor
@@ -147,6 +149,8 @@ DAYS = st.lists(st.lists(st.one_of(st.none(), ATTRIBUTES), min_size=4, max_size=
 
 def put_day(conn: psycopg.Connection, day: date, products: list[dict[str, Any] | None]) -> None:
     """The ODS partition of `day` as a load leaves it (rows and the load record, loaded_at bumped)."""
+    conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF ods.fct_products FOR VALUES IN ({})").format(
+        day_partition(TableName("ods", "fct_products"), day).ident, sql.Literal(day)))
     conn.execute("DELETE FROM ods.fct_products WHERE snapshot_date = %s", (day,))
     for pid, attrs in enumerate(products, start=1):
         if attrs is not None:

@@ -28,6 +28,7 @@ FIELD_OF = {
     "ECOM_ALERT_WEBHOOK_URL": ("alert_webhook", "url"),
     "ECOM_MAX_REJECTED_SHARE": ("quality", "max_rejected_share"),
     "ECOM_MAX_CATALOG_SHRINK": ("quality", "max_catalog_shrink"),
+    "ECOM_ODS_RETENTION_DAYS": ("retention", "ods_days"),
     "ECOM_DM_DEADLINE": ("freshness", "deadline"),
     "ECOM_DM_DEADLINE_TZ": ("freshness", "deadline_timezone"),
 }
@@ -63,7 +64,7 @@ def test_the_mapping_covers_every_setting() -> None:
 def test_every_field_of_every_resource_is_shown_with_a_description() -> None:
     shown = shown_by_ui(clean_env())
     assert set(shown) >= {"catalog_api", "lake", "postgres", "duckdb", "s3_parquet_io_manager", "alert_webhook",
-                          "freshness", "quality"}
+                          "freshness", "quality", "retention"}
     for name, resource in shown.items():
         for field, description in resource["fields"].items():
             assert field in resource["values"], f"{name}.{field} is not shown"

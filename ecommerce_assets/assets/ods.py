@@ -17,13 +17,16 @@ from dagster import (
 from dagster_duckdb import DuckDBResource
 
 from ecommerce_assets.automation import follows_upstream
+from ecommerce_assets.io_managers.pg_partitions import TableName, retire_days
 from ecommerce_assets.io_managers.postgres_table import PartitionWrite, pg_table_metadata
 from ecommerce_assets.partitions import WAREHOUSE_POOL, daily_partitions
 from ecommerce_assets.resources.postgres import PostgresResource
 from ecommerce_assets.resources.quality_settings import QualitySettings
+from ecommerce_assets.resources.retention import RetentionSettings
 from ecommerce_assets.sql import load_sql
 from ecommerce_assets.transforms.products import CleanedProducts, clean_products
 
+ODS_TABLE = "ods.fct_products"
 REJECTED_TABLE = "ods.rejected_products"
 ASSET = "ods_fct_products"
 CHECKS = [
@@ -71,7 +74,7 @@ def stored_partition_checks(postgres: PostgresResource, partition: date,
     group_name="ods",
     partitions_def=daily_partitions,
     io_manager_key="postgres_io_manager",
-    metadata=pg_table_metadata("ods.fct_products", "snapshot_date"),
+    metadata=pg_table_metadata(ODS_TABLE, "snapshot_date"),
     kinds={"duckdb", "postgres"},
     automation_condition=follows_upstream(),
     pool=WAREHOUSE_POOL,
@@ -80,7 +83,7 @@ def stored_partition_checks(postgres: PostgresResource, partition: date,
 )
 def ods_fct_products(
     context: AssetExecutionContext, raw_products_parquet: pads.Dataset, duckdb: DuckDBResource,
-    postgres: PostgresResource, quality: QualitySettings,
+    postgres: PostgresResource, quality: QualitySettings, retention: RetentionSettings,
 ) -> Iterator[Any]:
     """One typed row per accepted product and snapshot date; rejected records kept with their reason."""
     partition = date.fromisoformat(context.partition_key)
@@ -113,6 +116,13 @@ def ods_fct_products(
                   "rejected": cleaned.rejected.num_rows, "rejected_by_reason": MetadataValue.json(cleaned.rejected_by_reason)},
     )
     yield from stored_partition_checks(postgres, partition, cleaned)
+    if retention.ods_days:
+        with postgres.connect() as conn:
+            dropped = retire_days(conn, TableName.parse(ODS_TABLE), retention.ods_days, partition,
+                                  [TableName.parse(REJECTED_TABLE)], "snapshot_date")
+        if dropped:
+            context.log.info(f"retention of {retention.ods_days} days: dropped the ODS days "
+                             f"{', '.join(d.isoformat() for d in dropped)} (their raw snapshots stay in the lake)")
     yield AssetCheckResult(
         check_name="ods_fct_products__schema_drift",
         passed=not (cleaned.new_fields or cleaned.missing_fields),

@@ -1,8 +1,13 @@
 """Partition-at-a-time writes and reads of PostgreSQL tables, with Arrow on the Python side.
 
-A write stages the rows by binary COPY (ADBC's bulk ingest of the Arrow table) into an unlogged table of
-the `staging` schema, then one psycopg transaction merges the stage into the target partition and drops
-it. Reads fetch the partition in PostgreSQL's binary format straight into Arrow (ADBC).
+A table declaratively partitioned by day (LIST on the partition column, one partition per day, named
+`<table>_pYYYYMMDD`) has each day built in a table of its own: binary COPY (ADBC's bulk ingest of the
+Arrow table) into a table of the `staging` schema shaped like the target, compared with the stored day by
+primary key, then — only if it differs — indexed and attached in place of the stored partition in one
+short transaction: replacing a day costs O(day) however many days are stored, and an unchanged reload
+writes nothing to the table. Any other table has its rows staged the same way in an unlogged table and
+merged by primary key (unchanged rows untouched). Reads fetch the partition in PostgreSQL's binary format
+straight into Arrow (ADBC).
 """
 
 import time
@@ -111,15 +116,23 @@ def _stage_prefix(table: TableName) -> str:
     return f"{table.schema}__{table.name}__"
 
 
+def _check_partition_values(table: TableName, rows: pa.Table, partition_column: str, partition: date) -> None:
+    values = rows.column(partition_column)
+    if values.null_count or (rows.num_rows and not pc.all(pc.equal(values, pa.scalar(partition, values.type))).as_py()):
+        raise ValueError(f"rows for {table} carry a {partition_column} other than {partition}")
+
+
+def _new_stage(table: TableName, rows: pa.Table) -> Stage:
+    return Stage(table, f"{_stage_prefix(table)}{int(time.time())}_{uuid.uuid4().hex[:8]}", rows.num_rows)
+
+
 @contextmanager
 def staged(connect: Connect, ingest: Callable[[str, pa.Table], None],
            table: TableName, rows: pa.Table, partition_column: str, partition: date) -> Iterator[Stage]:
     """Bulk-load `rows` into a new stage of `table`; the stage is dropped afterwards whatever happens
     (the merge normally drops it inside its own transaction)."""
-    values = rows.column(partition_column)
-    if values.null_count or (rows.num_rows and not pc.all(pc.equal(values, pa.scalar(partition, values.type))).as_py()):
-        raise ValueError(f"rows for {table} carry a {partition_column} other than {partition}")
-    stage = Stage(table, f"{_stage_prefix(table)}{int(time.time())}_{uuid.uuid4().hex[:8]}", rows.num_rows)
+    _check_partition_values(table, rows, partition_column, partition)
+    stage = _new_stage(table, rows)
     with connect() as conn:
         conn.execute(load_composed("pg/create_stage", stage=stage.ident, target=table.ident, columns=_idents(rows.column_names)))
         for column in table_columns(conn, table):
@@ -127,6 +140,41 @@ def staged(connect: Connect, ingest: Callable[[str, pa.Table], None],
                 conn.execute(load_composed("pg/stage_json_as_text", stage=stage.ident, column=sql.Identifier(column.name)))
     try:
         ingest(stage.name, rows)
+        yield stage
+    finally:
+        with connect() as conn:
+            conn.execute(load_composed("pg/drop_stage", stage=stage.ident))
+
+
+def day_partition(table: TableName, partition: date) -> TableName:
+    """The name of a day's partition of a table partitioned by day."""
+    return TableName(table.schema, f"{table.name}_p{partition:%Y%m%d}")
+
+
+def is_partitioned(conn: psycopg.Connection, table: TableName) -> bool:
+    row = conn.execute(load_sql("pg/relation_kind.sql"), {"qualified_name": str(table)}).fetchone()
+    return bool(row and row[0] == "p")
+
+
+@contextmanager
+def staged_day(connect: Connect, ingest: Callable[[str, pa.Table], None],
+               table: TableName, rows: pa.Table, partition_column: str, partition: date) -> Iterator[Stage]:
+    """Bulk-load `rows` into a new table shaped like the partitioned `table`, ready to become its partition
+    for `partition`; dropped afterwards unless it was attached."""
+    _check_partition_values(table, rows, partition_column, partition)
+    stage = _new_stage(table, rows)
+    with connect() as conn:
+        conn.execute(load_composed("pg/create_day_table", day_table=stage.ident, target=table.ident,
+                                   bound_name=sql.Identifier(f"{day_partition(table, partition).name}_bound"),
+                                   partition_column=sql.Identifier(partition_column), day=sql.Literal(partition)))
+        json_columns = {c.name for c in table_columns(conn, table) if c.sql_type in ("json", "jsonb")}
+    # JSON as Arrow's JSON extension type: ADBC then sends it in jsonb's binary format (no cast afterwards).
+    typed = rows.select(rows.column_names)
+    for name in json_columns & set(rows.column_names):
+        index = typed.column_names.index(name)
+        typed = typed.set_column(index, pa.field(name, pa.json_()), typed.column(name).cast(pa.string()).cast(pa.json_()))
+    try:
+        ingest(stage.name, typed)
         yield stage
     finally:
         with connect() as conn:
@@ -202,6 +250,55 @@ def merge_partition(conn: psycopg.Connection, stage: Stage, partition_column: st
                       deleted=max(deleted, 0))
 
 
+def swap_day(conn: psycopg.Connection, stage: Stage, partition_column: str, partition: date,
+             given: list[str]) -> MergeStats:
+    """Make the staged day the target's partition for `partition` unless it equals the stored one: then the
+    stage is left to be dropped and nothing is written. Call under the partition's lock."""
+    table = stage.target
+    key = primary_key(conn, table)
+    if not key or partition_column not in key:
+        raise ValueError(f"{table} needs a primary key that includes {partition_column}")
+    unknown = set(given) - {c.name for c in table_columns(conn, table)}
+    if unknown:
+        raise ValueError(f"{table} has no columns {sorted(unknown)}")
+    part = day_partition(table, partition)
+    inserted, updated, deleted = stage.rows, 0, 0
+    if conn.execute(load_sql("pg/relation_kind.sql"), {"qualified_name": str(part)}).fetchone():
+        compared = [c for c in given if c not in key]
+        counts = conn.execute(load_composed(
+            "pg/compare_day", first_key=sql.Identifier(key[0]), day_table=stage.ident, partition=part.ident,
+            stage_values=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in compared) if compared else sql.SQL("NULL"),
+            target_values=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in compared) if compared else sql.SQL("NULL"),
+            key_match=sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in key),
+        )).fetchone()
+        inserted, updated, deleted = (int(v) for v in counts) if counts else (0, 0, 0)
+        if not (inserted or updated or deleted):
+            return MergeStats(inserted=0, updated=0, unchanged=stage.rows, deleted=0)
+    conn.execute(load_composed("pg/index_day_table", day_table=stage.ident, key_columns=_idents(key),
+                               pkey_name=sql.Identifier(f"{part.name}_pkey")))
+    conn.execute(load_composed("pg/drop_table", table=part.ident))
+    conn.execute(load_composed("pg/attach_day", day_table=stage.ident, schema=sql.Identifier(table.schema),
+                               moved=sql.Identifier(table.schema, stage.name), partition_name=sql.Identifier(part.name),
+                               target=table.ident, partition=part.ident, day=sql.Literal(partition)))
+    return MergeStats(inserted=inserted, updated=updated, unchanged=stage.rows - inserted - updated, deleted=deleted)
+
+
+def retire_days(conn: psycopg.Connection, table: TableName, keep_days: int, just_loaded: date,
+                side_tables: list[TableName], partition_column: str) -> list[date]:
+    """Drop the partitions of a day-partitioned table that fall out of a retention of `keep_days` (their
+    side tables' rows with them) and mark them retired in `meta.partition_loads`; returns the days."""
+    due = [row[0] for row in conn.execute(load_sql("pg/retention_due.sql"), {
+        "table_name": str(table), "just_loaded": just_loaded, "keep_days": keep_days})]
+    for day in due:
+        lock_partition(conn, table, day)
+        conn.execute(load_composed("pg/drop_table", table=day_partition(table, day).ident))
+        for side in side_tables:
+            conn.execute(load_composed("pg/delete_partition", target=side.ident,
+                                       partition_column=sql.Identifier(partition_column)), {"partition": day})
+        conn.execute(load_sql("pg/retire_partition.sql"), {"table_name": str(table), "partition": day})
+    return due
+
+
 def replace_partition(conn: psycopg.Connection, stage: Stage, partition_column: str, partition: date,
                       given: list[str]) -> int:
     """Delete the target's partition and insert the stage's rows instead, drop the stage; returns the rows."""
@@ -259,11 +356,15 @@ def write_partition(connect: Connect, ingest: Callable[[str, pa.Table], None],
     """Stage `rows` and each side table's rows, then in one transaction, under the partition's lock, merge
     `rows` into `table` and replace each side table's partition. A failure leaves every table as it was."""
     sides = {TableName.parse(name): side for name, side in side_tables.items()}
-    with staged(connect, ingest, table, rows, partition_column, partition) as main_stage, \
+    with connect() as conn:
+        by_day = is_partitioned(conn, table)
+    stage_rows = staged_day if by_day else staged
+    with stage_rows(connect, ingest, table, rows, partition_column, partition) as main_stage, \
             _staged_all(connect, ingest, sides, partition_column, partition) as side_stages, connect() as conn:
         lock_partition(conn, table, partition)
         drop_stale_stages(conn, table)
-        stats = merge_partition(conn, main_stage, partition_column, partition, list(rows.column_names))
+        write = swap_day if by_day else merge_partition
+        stats = write(conn, main_stage, partition_column, partition, list(rows.column_names))
         side_written = {
             str(stage.target): replace_partition(conn, stage, partition_column, partition,
                                                  list(sides[stage.target].column_names))

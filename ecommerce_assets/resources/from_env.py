@@ -6,6 +6,7 @@ from ecommerce_assets.resources.catalog_api import CatalogApiResource
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.resources.postgres import PostgresResource
 from ecommerce_assets.resources.quality_settings import FreshnessSettings, QualitySettings
+from ecommerce_assets.resources.retention import RetentionSettings
 from ecommerce_assets.settings import integer, number, optional_secret, optional_text, secret, text
 
 
@@ -30,6 +31,10 @@ def alert_webhook_from_env() -> AlertWebhookResource:
 def quality_from_env() -> QualitySettings:
     return QualitySettings(max_rejected_share=number("ECOM_MAX_REJECTED_SHARE"),
                            max_catalog_shrink=number("ECOM_MAX_CATALOG_SHRINK"))
+
+
+def retention_from_env() -> RetentionSettings:
+    return RetentionSettings(ods_days=integer("ECOM_ODS_RETENTION_DAYS"))
 
 
 def freshness_from_env() -> FreshnessSettings:

@@ -1,0 +1,179 @@
+"""The ODS as day partitions: a day is a table of its own, replaced or dropped without touching the others;
+an unchanged reload writes nothing; retention drops old days and the history outlives them; the migration
+moves an unpartitioned ODS into day partitions. Real PostgreSQL, rows made by the pipeline's own rules."""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import duckdb
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from ecommerce_assets.io_managers.pg_partitions import (
+    MergeStats,
+    TableName,
+    day_partition,
+    partition_loaded,
+    retire_days,
+    write_partition,
+)
+from ecommerce_assets.migrations import migrate
+from ecommerce_assets.product_history import sync_history
+from ecommerce_assets.resources import PostgresResource
+from ecommerce_assets.sql import load_sql
+from ecommerce_assets.transforms.products import clean_products
+from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, records_table
+from ecommerce_assets_tests.helpers import query
+from ecommerce_catalog_server.daily import DailyCatalog
+
+ODS = TableName("ods", "fct_products")
+REJECTED = TableName("ods", "rejected_products")
+DAY = date(2025, 6, 1)
+
+pytestmark = pytest.mark.integration
+
+
+def ods_rows(day: date, size: int = 300, seed: int = 0) -> pa.Table:
+    """The simulator's catalog of `day` through the raw rows and the ODS rules, as the pipeline makes them."""
+    catalog = DailyCatalog(size, day, seed=seed)
+    raw = pa.Table.from_batches([page_batch(records_table(catalog.page(0, catalog.total())), first_index=0, skip=0,
+                                            fetched_at=datetime(2025, 1, 1, tzinfo=UTC), source_url="test")],
+                                schema=RAW_SCHEMA)
+    return clean_products(duckdb.connect(), raw, day).accepted
+
+
+@pytest.fixture
+def load(pg_dsn: str) -> Callable[[date, pa.Table], MergeStats]:
+    postgres = PostgresResource(dsn=pg_dsn)
+
+    def write(day: date, rows: pa.Table) -> MergeStats:
+        stats, _ = write_partition(postgres.connect, postgres.ingest, ODS, "snapshot_date", day, rows, {})
+        return stats
+    return write
+
+
+def partitions(dsn: str) -> dict[str, str]:
+    return dict(query(dsn, "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits AS i "
+                           "JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhparent = 'ods.fct_products'::regclass "
+                           "AND c.relkind = 'r'"))
+
+
+def file_of(dsn: str, day: date) -> int:
+    """The partition's storage (a rewrite or a replacement gives it another one)."""
+    return int(query(dsn, "SELECT pg_relation_filenode(%s::regclass)", (str(day_partition(ODS, day)),))[0][0])
+
+
+def stored(dsn: str, day: date) -> dict[int, tuple[object, ...]]:
+    return {r[0]: r[1:] for r in query(dsn, "SELECT product_id, title, category, price, stock, tags "
+                                            "FROM ods.fct_products WHERE snapshot_date = %s", (day,))}
+
+
+def expected(rows: pa.Table) -> dict[int, tuple[object, ...]]:
+    return {r["product_id"]: (r["title"], r["category"], r["price"], r["stock"],
+                              None if r["tags"] is None else json.loads(r["tags"]))
+            for r in rows.select(["product_id", "title", "category", "price", "stock", "tags"]).to_pylist()}
+
+
+def test_each_day_is_a_partition_replaced_alone_and_an_unchanged_reload_writes_nothing(
+        pg_dsn: str, load: Callable[[date, pa.Table], MergeStats]) -> None:
+    days = [DAY + timedelta(days=i) for i in range(3)]
+    rows = {day: ods_rows(day) for day in days}
+    for day in days:
+        assert load(day, rows[day]) == MergeStats(inserted=rows[day].num_rows, updated=0, unchanged=0, deleted=0)
+    assert partitions(pg_dsn) == {f"fct_products_p{d:%Y%m%d}": f"FOR VALUES IN ('{d}')" for d in days}
+    files = {day: file_of(pg_dsn, day) for day in days}
+    loaded_at = query(pg_dsn, "SELECT loaded_at FROM meta.partition_loads WHERE partition_date = %s", (days[1],))
+
+    # unchanged: nothing written — same storage, same load time
+    assert load(days[1], rows[days[1]]) == MergeStats(inserted=0, updated=0, unchanged=rows[days[1]].num_rows, deleted=0)
+    assert file_of(pg_dsn, days[1]) == files[days[1]]
+    assert query(pg_dsn, "SELECT loaded_at FROM meta.partition_loads WHERE partition_date = %s", (days[1],)) == loaded_at
+
+    # other rows for the middle day (another catalog, one product dropped, one price changed)
+    other = ods_rows(days[1], seed=7)
+    other = other.filter(pc.not_equal(other.column("product_id"), other.column("product_id")[0]))
+    prices = other.column("price").to_pylist()
+    prices[1] = prices[1] + Decimal("1.00")
+    other = other.set_column(other.column_names.index("price"), "price", pa.array(prices, other.schema.field("price").type))
+    before, after = expected(rows[days[1]]), expected(other)
+    stats = load(days[1], other)
+    assert stats == MergeStats(
+        inserted=len(after.keys() - before.keys()),
+        updated=sum(1 for k in after.keys() & before.keys() if after[k] != before[k]),
+        unchanged=sum(1 for k in after.keys() & before.keys() if after[k] == before[k]),
+        deleted=len(before.keys() - after.keys()))
+    assert stats.updated and stats.deleted and stats.inserted
+    assert stored(pg_dsn, days[1]) == after
+    assert file_of(pg_dsn, days[1]) != files[days[1]]
+    for day in (days[0], days[2]):  # the other days untouched
+        assert file_of(pg_dsn, day) == files[day]
+        assert stored(pg_dsn, day) == expected(rows[day])
+    # the replaced day holds the primary key and is planned on its own
+    assert query(pg_dsn, "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass "
+                         "AND indisprimary", (str(day_partition(ODS, days[1])),)) == [(f"ods.fct_products_p{days[1]:%Y%m%d}_pkey",)]
+    assert query(pg_dsn, "SELECT relname FROM pg_class WHERE relnamespace = 'staging'::regnamespace") == []
+
+
+def test_a_failed_load_leaves_the_stored_day_and_no_stage(pg_dsn: str, load: Callable[[date, pa.Table], MergeStats]) -> None:
+    rows = ods_rows(DAY)
+    load(DAY, rows)
+    file = file_of(pg_dsn, DAY)
+    bad = rows.set_column(rows.column_names.index("stock"), "stock", pa.array([-1] * rows.num_rows, pa.int32()))
+    with pytest.raises(Exception, match="fct_products_stock_check|check constraint"):
+        load(DAY, bad)
+    assert file_of(pg_dsn, DAY) == file and stored(pg_dsn, DAY) == expected(rows)
+    assert query(pg_dsn, "SELECT relname FROM pg_class WHERE relnamespace = 'staging'::regnamespace") == []
+
+
+def test_retention_drops_old_days_the_history_outlives_them_and_a_dropped_day_loads_again(
+        pg_dsn: str, load: Callable[[date, pa.Table], MergeStats]) -> None:
+    days = [DAY + timedelta(days=i) for i in range(5)]
+    rows = {day: ods_rows(day, size=120) for day in days}
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("INSERT INTO ods.rejected_products (snapshot_date, record_index, reason, payload) "
+                     "SELECT d, 0, 'r', '{}' FROM unnest(%s::date[]) AS d", (days,))
+    for day in days:
+        load(day, rows[day])
+    with psycopg.connect(pg_dsn) as conn:
+        sync_history(conn)
+    history = query(pg_dsn, "SELECT * FROM dm.dim_product_history ORDER BY product_id, valid_from")
+    with psycopg.connect(pg_dsn) as conn:
+        dropped = retire_days(conn, ODS, 2, days[-1], [REJECTED], "snapshot_date")
+    assert dropped == days[:3]  # newest day minus 2: days 1-3 out, days 4 and 5 kept
+    assert partitions(pg_dsn).keys() == {f"fct_products_p{d:%Y%m%d}" for d in days[3:]}
+    assert query(pg_dsn, "SELECT snapshot_date FROM ods.rejected_products ORDER BY 1") == [(d,) for d in days[3:]]
+    with psycopg.connect(pg_dsn) as conn:
+        assert [partition_loaded(conn, ODS, d) for d in days] == [False, False, False, True, True]
+        assert sync_history(conn).days == []  # the history keeps what it took in from the dropped days
+    assert query(pg_dsn, "SELECT * FROM dm.dim_product_history ORDER BY product_id, valid_from") == history
+
+    # a dropped day loaded again from its raw snapshot: back, not re-derived, and not dropped by its own sweep
+    assert load(days[0], rows[days[0]]).inserted == rows[days[0]].num_rows
+    with psycopg.connect(pg_dsn) as conn:
+        assert retire_days(conn, ODS, 2, days[0], [REJECTED], "snapshot_date") == []
+        assert partition_loaded(conn, ODS, days[0])
+        assert sync_history(conn).days == []
+        assert retire_days(conn, ODS, 2, days[-1], [REJECTED], "snapshot_date") == [days[0]]
+
+
+def test_the_migration_moves_an_unpartitioned_ods_into_day_partitions(pg_admin_dsn: str, empty_database: str) -> None:
+    with psycopg.connect(empty_database) as conn, conn.transaction():
+        conn.execute(load_sql("migrations/0000_migrations_table.sql"))
+        conn.execute(load_sql("roles/bi_reader.sql"))  # the database as migrations before 0006 left it
+        for version in ("0000_migrations_table", "0001_initial", "0002_staging_schema", "0003_bi_reader", "0004_partition_loads",
+                        "0005_product_history"):
+            conn.execute(load_sql(f"migrations/{version}.sql"))
+            conn.execute("INSERT INTO meta.schema_migrations (version) VALUES (%s)", (version,))
+        conn.execute("INSERT INTO ods.fct_products (snapshot_date, product_id, category, price, tags) "
+                     "SELECT DATE '2025-06-01' + d, p, 'c' || p, p + d, '[\"t\"]' "
+                     "FROM generate_series(0, 2) AS d, generate_series(1, 50) AS p")
+    before = query(empty_database, "SELECT * FROM ods.fct_products ORDER BY 1, 2")
+    with psycopg.connect(empty_database) as conn:
+        assert migrate(conn) == ["0006_ods_day_partitions"]
+    assert query(empty_database, "SELECT * FROM ods.fct_products ORDER BY 1, 2") == before
+    assert partitions(empty_database) == {f"fct_products_p2025060{d}": f"FOR VALUES IN ('2025-06-0{d}')" for d in (1, 2, 3)}
+    assert query(empty_database, "SELECT count(*) FROM ods.fct_products_p20250602") == [(50,)]
