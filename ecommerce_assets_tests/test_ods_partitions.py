@@ -123,7 +123,7 @@ def test_a_failed_load_leaves_the_stored_day_and_no_stage(pg_dsn: str, load: Cal
     load(DAY, rows)
     file = file_of(pg_dsn, DAY)
     bad = rows.set_column(rows.column_names.index("stock"), "stock", pa.array([-1] * rows.num_rows, pa.int32()))
-    with pytest.raises(Exception, match="fct_products_stock_check|check constraint"):
+    with pytest.raises(Exception, match=r"check constraint"):
         load(DAY, bad)
     assert file_of(pg_dsn, DAY) == file and stored(pg_dsn, DAY) == expected(rows)
     assert query(pg_dsn, "SELECT relname FROM pg_class WHERE relnamespace = 'staging'::regnamespace") == []
