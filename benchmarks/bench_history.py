@@ -67,12 +67,12 @@ def run(admin_dsn: str, days: int, products: int, at: list[int]) -> dict[str, An
             write_partition(postgres.connect, postgres.ingest, ODS, "snapshot_date", day, rows, {})
             load = time.perf_counter() - started
             started = time.perf_counter()
-            with psycopg.connect(dsn) as conn:
+            with postgres.connect() as conn:  # the assets' sessions (no JIT)
                 changes = write_day_changes(conn, day)
                 changes_s = time.perf_counter() - started
                 sync = sync_history(conn)
                 sync_s = time.perf_counter() - started - changes_s
-            with psycopg.connect(dsn, autocommit=True) as conn:
+            with postgres.autocommit() as conn:
                 tidy_history(conn)  # as the asset does after an update
             increment = time.perf_counter() - started
             tidy_s = increment - changes_s - sync_s
@@ -88,7 +88,7 @@ def run(admin_dsn: str, days: int, products: int, at: list[int]) -> dict[str, An
                                     "history_s": round(sync_s, 3), "tidy_s": round(tidy_s, 3), "ratio": round(increment / load, 2),
                                     "changes": sum(changes.counts.values()),
                                     "intervals_stored": int(intervals[0]) if intervals else 0}
-        with psycopg.connect(dsn) as conn:
+        with postgres.connect() as conn:
             conn.execute("TRUNCATE dm.product_intervals_current, dm.product_intervals_ended, meta.history_applied")
             started = time.perf_counter()
             sync = sync_history(conn)
@@ -97,7 +97,7 @@ def run(admin_dsn: str, days: int, products: int, at: list[int]) -> dict[str, An
         middle = FIRST_DAY + timedelta(days=days // 2)
         rows = ods_rows(DailyCatalog(products, middle, seed=7), middle)  # the middle day again, other rows
         write_partition(postgres.connect, postgres.ingest, ODS, "snapshot_date", middle, rows, {})
-        with psycopg.connect(dsn) as conn:
+        with postgres.connect() as conn:
             started = time.perf_counter()
             sync = sync_history(conn)
             results["late_day_s"] = round(time.perf_counter() - started, 3)

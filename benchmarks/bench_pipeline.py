@@ -37,17 +37,19 @@ KEY = ["snapshot_date", "product_id"]
 
 @contextmanager
 def _services(admin_dsn: str | None) -> Iterator[tuple[str, str]]:
-    from ecommerce_local.services import embedded_postgres, embedded_s3, postgres_answers
+    from ecommerce_local.services import embedded_postgres, persistent_s3, postgres_answers
 
     with ExitStack() as stack:
         dsn = admin_dsn or os.environ.get("ECOM_BENCH_PG_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
         if not postgres_answers(dsn):
             dsn = stack.enter_context(embedded_postgres(Path(stack.enter_context(_tempdir())) / "pg"))
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+        # a real S3 server in its own process (rclone, as the local runner uses), not moto's Python mock,
+        # whose own time would count as the pipeline's upload and read-back
+        lake = stack.enter_context(persistent_s3(Path(stack.enter_context(_tempdir())) / "lake"))
+        os.environ["AWS_ACCESS_KEY_ID"] = lake.access_key_id
+        os.environ["AWS_SECRET_ACCESS_KEY"] = lake.secret_access_key
         os.environ.setdefault("AWS_REGION", "us-east-1")
-        endpoint = stack.enter_context(embedded_s3())
-        yield dsn, endpoint
+        yield dsn, lake.endpoint_url
 
 
 @contextmanager
@@ -86,7 +88,7 @@ def _worker(mode: str, env: dict[str, str], **args: Any) -> dict[str, Any]:
 
 
 def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out: Path,
-                with_loaders: bool = True) -> dict[str, Any]:
+                with_loaders: bool = True, concurrency: int = 3) -> dict[str, Any]:
     import psycopg
     from psycopg import sql
 
@@ -94,7 +96,8 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
     from ecommerce_assets.migrations import migrate
     from ecommerce_assets.resources.lake import S3LakeResource
 
-    results: dict[str, Any] = {"sizes": sizes, "reps": reps, "page_size": page_size, "stages": {}, "loaders": {}}
+    results: dict[str, Any] = {"sizes": sizes, "reps": reps, "page_size": page_size, "concurrency": concurrency,
+                               "stages": {}, "loaders": {}}
     with _services(None) as (admin_dsn, endpoint):
         for size in sizes:
             print(f"== {size:,} products: serializing the catalog …", file=sys.stderr, flush=True)
@@ -109,7 +112,8 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
                     bucket = f"bench-{uuid.uuid4().hex[:12]}"
                     S3LakeResource(bucket=bucket, endpoint_url=endpoint).ensure_bucket()
                     env = {"ECOM_PG_DSN": with_database(admin_dsn, name), "ECOM_S3_ENDPOINT_URL": endpoint,
-                           "ECOM_S3_BUCKET": bucket, "ECOM_API_BASE_URL": api_url, "ECOM_API_PAGE_SIZE": str(page_size)}
+                           "ECOM_S3_BUCKET": bucket, "ECOM_API_BASE_URL": api_url, "ECOM_API_PAGE_SIZE": str(page_size),
+                           "ECOM_API_CONCURRENCY": str(concurrency)}
                     try:
                         print(f"   pipeline rep {rep + 1}/{reps}", file=sys.stderr, flush=True)
                         run = _worker("pipeline", env, size=size)
@@ -135,12 +139,12 @@ def _peak_rss_mib() -> float:
 
 
 def _resources() -> dict[str, Any]:
-    from dagster_duckdb import DuckDBResource
 
     from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
     from ecommerce_assets.resources import PostgresResource
     from ecommerce_assets.resources.from_env import (
         catalog_api_from_env,
+        duckdb_from_env,
         lake_from_env,
         quality_from_env,
         retention_from_env,
@@ -149,7 +153,7 @@ def _resources() -> dict[str, Any]:
     lake, postgres = lake_from_env(), PostgresResource(dsn=os.environ["ECOM_PG_DSN"])
     return {"catalog_api": catalog_api_from_env(), "lake": lake, "postgres": postgres, "quality": quality_from_env(),
             "retention": retention_from_env(),
-            "duckdb": DuckDBResource(database=":memory:"), "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
+            "duckdb": duckdb_from_env(), "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
             "postgres_io_manager": PostgresTableIOManager(postgres=postgres)}
 
 
@@ -213,7 +217,7 @@ def worker_stages(size: int) -> dict[str, Any]:
 
     def batches() -> Iterator[Any]:
         nonlocal server_seconds, records
-        for page in client.iter_pages(parse=DuckDBPageParser(duckdb.connect())):
+        for page in client.iter_pages(new_parser=lambda: DuckDBPageParser(duckdb.connect())):
             server_seconds += page.server_seconds
             yield page_batch(page.records, first_index=records, skip=page.skip, fetched_at=page.fetched_at,
                              source_url=page.url)
@@ -244,7 +248,7 @@ def worker_stages(size: int) -> dict[str, Any]:
     with postgres.connect() as conn:
         migrate(conn)
         # a first load: the partition is empty (an earlier measurement may have loaded it)
-        conn.execute("DELETE FROM ods.fct_products WHERE snapshot_date = %s", (PARTITION,))
+        conn.execute("DROP TABLE IF EXISTS ods.fct_products_p" + PARTITION.replace("-", ""))
         conn.execute("DELETE FROM meta.partition_loads WHERE partition_date = %s", (PARTITION,))
     started = time.perf_counter()
     write_partition(postgres.connect, postgres.ingest, TableName("ods", "fct_products"), "snapshot_date",
@@ -468,6 +472,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--page-size", type=int, default=PAGE_SIZE)
     parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument("--concurrency", type=int, default=3, help="ECOM_API_CONCURRENCY of the fetch")
     parser.add_argument("--no-loaders", action="store_true", help="stages and materialization only")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -478,7 +483,7 @@ def main() -> None:
         print(json.dumps(worker(**json.loads(args.args))))
         return
     results = orchestrate([int(s) for s in args.sizes.split(",")], args.reps, args.page_size, not args.no_dlt, args.out,
-                          with_loaders=not args.no_loaders)
+                          with_loaders=not args.no_loaders, concurrency=args.concurrency)
     print("\n".join(report(results)))
     print(f"\nJSON: {args.out}")
 

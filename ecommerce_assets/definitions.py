@@ -1,7 +1,6 @@
 """The only Definitions of the code location."""
 
 from dagster import Definitions
-from dagster_duckdb import DuckDBResource
 
 from ecommerce_assets.assets import (
     dm_dim_product_history,
@@ -21,6 +20,7 @@ from ecommerce_assets.jobs import ALL_JOBS
 from ecommerce_assets.resources.from_env import (
     alert_webhook_from_env,
     catalog_api_from_env,
+    duckdb_from_env,
     freshness_from_env,
     lake_from_env,
     postgres_from_env,
@@ -40,7 +40,7 @@ def build_resources() -> dict[str, object]:
         "catalog_api": catalog_api_from_env(),
         "lake": lake,
         "postgres": postgres,
-        "duckdb": DuckDBResource(database=":memory:", connection_config={}),
+        "duckdb": duckdb_from_env(),
         "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
         "alert_webhook": alert_webhook_from_env(),

@@ -67,7 +67,7 @@ def write_day_changes(conn: psycopg.Connection, day: date, top: int = 10) -> Day
         inserted = conn.execute(load_sql("history/insert_changes.sql"), {"day": day, "previous": previous}).rowcount
         conn.execute(load_sql("pg/record_partition_load.sql"),
                      {"table_name": "dm.fct_product_changes", "partition": day, "row_count": inserted,
-                      "changed": True})
+                      "changed": True, "digest": None})
         counts = day_change_counts(conn, day)
         movers = conn.execute(load_sql("history/top_movers.sql"), {"day": day, "top": top}).fetchall()
     return DayChanges(day, previous, counts, [(int(p), str(o), str(n), float(pct)) for p, o, n, pct in movers])

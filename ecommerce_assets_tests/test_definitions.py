@@ -42,7 +42,7 @@ def test_jobs_and_resources() -> None:
                     "product_history_job", "dm_freshness_check_job"}
     assert set(defs.resources or {}) == {
         "catalog_api", "lake", "postgres", "duckdb", "s3_parquet_io_manager", "postgres_io_manager",
-        "alert_webhook", "freshness", "quality",
+        "alert_webhook", "freshness", "quality", "retention",
     }
 
 

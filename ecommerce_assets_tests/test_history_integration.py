@@ -12,17 +12,32 @@ from typing import Any
 import psycopg
 import pytest
 from dagster import DagsterInstance, build_sensor_context, materialize
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from ecommerce_assets.assets import dm_dim_product_history, dm_fct_ecommerce, dm_fct_product_changes
+from ecommerce_assets.assets import (
+    dm_dim_product_history,
+    dm_fct_ecommerce,
+    dm_fct_product_changes,
+    ods_fct_products,
+    raw_products_parquet,
+)
 from ecommerce_assets.io_managers.pg_partitions import TableName, day_partition
 from ecommerce_assets.product_history import sync_history
 from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets.resources.retention import RetentionSettings
 from ecommerce_assets.sensors import product_changes_next_day_sensor
 from ecommerce_assets_tests import history_oracle as oracle
-from ecommerce_assets_tests.helpers import ALL_ASSETS, make_resources, query, run_partition
+from ecommerce_assets_tests.helpers import (
+    ALL_ASSETS,
+    expected_mart,
+    expected_ods,
+    make_resources,
+    query,
+    run_partition,
+)
 from ecommerce_catalog_server import CatalogServer
 from ecommerce_catalog_server.daily import DailyCatalog
 
@@ -196,3 +211,76 @@ def test_intervals_in_any_load_order_equal_the_oracle(warehouse: str, days: list
         assert sync_history(conn).days == []  # nothing left to take in
     expected = oracle.intervals({dates[i]: as_snapshot(days[i]) for i in kept})
     assert stored_intervals(warehouse) == expected
+
+
+def run_range(platform: Platform, first: date, last: date, raise_on_error: bool = True) -> Any:
+    """One run over a range of days for the warehouse assets, as a batched backfill launches it."""
+    return materialize(EVERYTHING, selection=[ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce],
+                       tags={ASSET_PARTITION_RANGE_START_TAG: str(first), ASSET_PARTITION_RANGE_END_TAG: str(last)},
+                       resources=platform.resources, instance=platform.instance, raise_on_error=raise_on_error)
+
+
+def store_raw(platform: Platform, day: date, catalog: DailyCatalog) -> None:
+    platform.server.state.catalog = catalog
+    run_partition(platform.resources, str(day), assets=[raw_products_parquet], instance=platform.instance)
+
+
+def test_a_backfill_range_in_one_run_equals_the_oracle(platform: Platform) -> None:
+    for day in WEEK:
+        store_raw(platform, day, catalog_of(day))
+        platform.loaded[day] = oracle.snapshot(catalog_of(day).page(0, catalog_of(day).total()))
+    result = run_range(platform, WEEK[0], WEEK[-1])
+    materialize(EVERYTHING, selection=[dm_dim_product_history], resources=platform.resources, instance=platform.instance)
+    assert_exact(platform)
+    for day in WEEK:  # and the mart's base columns, from the records by the independent rules
+        accepted, _ = expected_ods(catalog_of(day).page(0, catalog_of(day).total()))
+        assert query(platform.pg_dsn, "SELECT category, product_count, total_stock, avg_price, avg_rating "
+                                      "FROM dm.fct_ecommerce WHERE report_date = %s ORDER BY 1", (day,)) == \
+            expected_mart(accepted), day
+    # one run, each asset one step over the seven days, each day recorded as materialized by it
+    materialized = {(e.asset_key.to_user_string(), e.partition) for e in result.get_asset_materialization_events()
+                    for e in [e.event_specific_data.materialization]}  # type: ignore[union-attr]
+    assert materialized == {(asset, str(day)) for asset in ("ods_fct_products", "dm_fct_product_changes",
+                                                             "dm_fct_ecommerce") for day in WEEK}
+    assert {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"} == {
+        "ods_fct_products", "dm_fct_product_changes", "dm_fct_ecommerce"}
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["ods_fct_products__accounts_for_every_record"].passed
+    assert checks["ods_fct_products__accounts_for_every_record"].metadata["partitions"].value == len(WEEK)
+    assert checks["dm_fct_ecommerce__reconciles_with_ods"].passed
+    # the same range again: every day unchanged, nothing re-derived differently
+    before = (stored_changes(platform.pg_dsn), query(platform.pg_dsn, "SELECT * FROM dm.fct_ecommerce ORDER BY 1, 2"))
+    again = run_range(platform, WEEK[0], WEEK[-1])
+    ods_out = next(e for e in again.get_asset_materialization_events()
+                   if e.event_specific_data.materialization.asset_key.to_user_string() == "ods_fct_products")  # type: ignore[union-attr]
+    assert ods_out.event_specific_data.materialization.metadata["rows_unchanged"].value == sum(  # type: ignore[union-attr]
+        len(s) for s in platform.loaded.values())
+    assert (stored_changes(platform.pg_dsn), query(platform.pg_dsn, "SELECT * FROM dm.fct_ecommerce ORDER BY 1, 2")) == before
+
+
+def test_a_backfill_range_with_a_refused_day_writes_no_mart_and_names_the_day(platform: Platform) -> None:
+    days = WEEK[:3]
+    for day in days:  # the middle day's catalog shrank to a tenth: the mart's shrink gate refuses it
+        store_raw(platform, day, DailyCatalog(8, day, seed=42) if day == days[1] else catalog_of(day))
+    result = run_range(platform, days[0], days[-1], raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    text = str(failure.event_specific_data.error)  # type: ignore[union-attr]
+    assert f"The mart of {days[1]} keeps its previous rows" in text and "confirm_shrink: true" in text
+    assert "This run of 3 days wrote none of them" in text
+    assert query(platform.pg_dsn, "SELECT count(*) FROM dm.fct_ecommerce") == [(0,)]
+    assert query(platform.pg_dsn, "SELECT count(DISTINCT snapshot_date) FROM ods.fct_products") == [(3,)]
+
+
+def test_retention_drops_old_days_once_the_history_has_them_and_everything_derived_stays_exact(
+        platform: Platform) -> None:
+    platform.resources["retention"] = RetentionSettings(ods_days=3)
+    for day in WEEK:
+        store_raw(platform, day, catalog_of(day))
+        platform.loaded[day] = oracle.snapshot(catalog_of(day).page(0, catalog_of(day).total()))
+    run_range(platform, WEEK[0], WEEK[-1])  # the ODS sweep drops nothing: the history has not taken the days in
+    assert query(platform.pg_dsn, "SELECT count(DISTINCT snapshot_date) FROM ods.fct_products") == [(len(WEEK),)]
+    materialize(EVERYTHING, selection=[dm_dim_product_history], resources=platform.resources, instance=platform.instance)
+    kept = [d for d in WEEK if d > WEEK[-1] - timedelta(days=3)]
+    assert query(platform.pg_dsn, "SELECT DISTINCT snapshot_date FROM ods.fct_products ORDER BY 1") == [(d,) for d in kept]
+    assert_exact(platform)  # changes, intervals and mart of all seven days, though four left the ODS

@@ -92,6 +92,11 @@ def test_each_day_is_a_partition_replaced_alone_and_an_unchanged_reload_writes_n
     assert load(days[1], rows[days[1]]) == MergeStats(inserted=0, updated=0, unchanged=rows[days[1]].num_rows, deleted=0)
     assert file_of(pg_dsn, days[1]) == files[days[1]]
     assert query(pg_dsn, "SELECT loaded_at FROM meta.partition_loads WHERE partition_date = %s", (days[1],)) == loaded_at
+    # the same rows in another order: another digest, so staged and compared — and still nothing written
+    shuffled = rows[days[1]].take(pa.array(range(rows[days[1]].num_rows - 1, -1, -1)))
+    assert load(days[1], shuffled) == MergeStats(inserted=0, updated=0, unchanged=rows[days[1]].num_rows, deleted=0)
+    assert file_of(pg_dsn, days[1]) == files[days[1]]
+    assert query(pg_dsn, "SELECT loaded_at FROM meta.partition_loads WHERE partition_date = %s", (days[1],)) == loaded_at
 
     # other rows for the middle day (another catalog, one product dropped, one price changed)
     other = ods_rows(days[1], seed=7)
@@ -138,7 +143,8 @@ def test_retention_drops_old_days_the_history_outlives_them_and_a_dropped_day_lo
                      "SELECT d, 0, 'r', '{}' FROM unnest(%s::date[]) AS d", (days,))
     for day in days:
         load(day, rows[day])
-    with psycopg.connect(pg_dsn) as conn:
+    with psycopg.connect(pg_dsn) as conn:  # nothing is dropped before the history has taken it in
+        assert retire_days(conn, ODS, 2, days[-1], [REJECTED], "snapshot_date") == []
         sync_history(conn)
     history = query(pg_dsn, "SELECT * FROM dm.dim_product_history ORDER BY product_id, valid_from")
     with psycopg.connect(pg_dsn) as conn:

@@ -21,6 +21,7 @@ FIELD_OF = {
     "ECOM_API_BASE_URL": ("catalog_api", "base_url"),
     "ECOM_API_PAGE_SIZE": ("catalog_api", "page_size"),
     "ECOM_API_MAX_RECORDS": ("catalog_api", "max_records"),
+    "ECOM_API_CONCURRENCY": ("catalog_api", "concurrency"),
     "ECOM_S3_BUCKET": ("lake", "bucket"),
     "ECOM_S3_ENDPOINT_URL": ("lake", "endpoint_url"),
     "AWS_REGION": ("lake", "region"),
@@ -29,6 +30,7 @@ FIELD_OF = {
     "ECOM_MAX_REJECTED_SHARE": ("quality", "max_rejected_share"),
     "ECOM_MAX_CATALOG_SHRINK": ("quality", "max_catalog_shrink"),
     "ECOM_ODS_RETENTION_DAYS": ("retention", "ods_days"),
+    "ECOM_DUCKDB_MEMORY_LIMIT": ("duckdb", "memory_limit"),
     "ECOM_DM_DEADLINE": ("freshness", "deadline"),
     "ECOM_DM_DEADLINE_TZ": ("freshness", "deadline_timezone"),
 }
@@ -75,7 +77,8 @@ def test_values_in_effect_are_shown_and_secrets_only_by_name() -> None:
     env = clean_env(ECOM_API_BASE_URL="https://catalog.example", ECOM_API_PAGE_SIZE="7",
                     ECOM_API_MAX_RECORDS="1000", ECOM_S3_BUCKET="my-lake", ECOM_S3_ENDPOINT_URL="http://minio:9000",
                     AWS_REGION="eu-west-1", ECOM_MAX_REJECTED_SHARE="0.2", ECOM_MAX_CATALOG_SHRINK="0.75",
-                    ECOM_DM_DEADLINE="07:30", ECOM_DM_DEADLINE_TZ="UTC",
+                    ECOM_DM_DEADLINE="07:30", ECOM_DM_DEADLINE_TZ="UTC", ECOM_API_CONCURRENCY="4",
+                    ECOM_ODS_RETENTION_DAYS="30", ECOM_DUCKDB_MEMORY_LIMIT="2GB",
                     ECOM_PG_DSN="postgresql://pipeline:hunter2@db/warehouse",
                     ECOM_ALERT_WEBHOOK_URL="https://hooks.example/T0/secret-token")
     shown = shown_by_ui(env)

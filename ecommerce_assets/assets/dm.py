@@ -1,10 +1,12 @@
 """dm_fct_ecommerce: the daily per-category mart for BI, in PostgreSQL."""
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
 import pyarrow as pa
+from dagster import Any as DagsterAny
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -22,8 +24,9 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from ecommerce_assets.automation import follows_upstream
+from ecommerce_assets.io_managers.partition_map import LazyPartitions, combine_check_results, per_partition
 from ecommerce_assets.io_managers.postgres_table import pg_table_metadata
-from ecommerce_assets.partitions import WAREHOUSE_POOL, daily_partitions
+from ecommerce_assets.partitions import BACKFILL_POLICY, WAREHOUSE_POOL, daily_partitions
 from ecommerce_assets.resources.postgres import PostgresResource
 from ecommerce_assets.resources.quality_settings import QualitySettings
 from ecommerce_assets.sql import load_sql
@@ -63,8 +66,10 @@ def partition_counts(postgres: PostgresResource, partition: date) -> PartitionCo
     name=ASSET,
     group_name="dm",
     partitions_def=daily_partitions,
+    backfill_policy=BACKFILL_POLICY,
     io_manager_key="postgres_io_manager",
-    ins={"ods_fct_products": AssetIn(metadata={"columns": list(MART_INPUT_COLUMNS)})},
+    # one day's rows, or for a backfill range a mapping by day (Dagster cannot check such a union itself)
+    ins={"ods_fct_products": AssetIn(metadata={"columns": list(MART_INPUT_COLUMNS)}, dagster_type=DagsterAny)},
     deps=[AssetDep("dm_fct_product_changes")],
     metadata=pg_table_metadata("dm.fct_ecommerce", "report_date"),
     kinds={"duckdb", "postgres"},
@@ -77,40 +82,58 @@ def partition_counts(postgres: PostgresResource, partition: date) -> PartitionCo
                 "stock, inventory value, average discount and products whose price changed.",
 )
 def dm_fct_ecommerce(
-    context: AssetExecutionContext, config: MartConfig, ods_fct_products: pa.Table, duckdb: DuckDBResource,
-    postgres: PostgresResource, quality: QualitySettings,
+    context: AssetExecutionContext, config: MartConfig, ods_fct_products: pa.Table | Mapping[str, pa.Table],
+    duckdb: DuckDBResource, postgres: PostgresResource, quality: QualitySettings,
 ) -> Iterator[Any]:
     """Per category and day: product count, total stock, average price and rating, products out of stock,
-    inventory value, average discount and products whose price changed."""
-    partition = date.fromisoformat(context.partition_key)
-    counts = partition_counts(postgres, partition)
-    gates = [
-        (rejected_share_problem(counts, quality.rejected_share()), config.accept_rejected_share, "accept_rejected_share"),
-        (shrink_problem(counts, quality.catalog_shrink()), config.confirm_shrink, "confirm_shrink"),
-    ]
-    blocking = [(problem, flag) for problem, accepted, flag in gates if problem and not accepted]
-    for problem, accepted, flag in gates:
-        if problem and accepted:
-            context.log.warning(f"{problem}; building anyway ({flag}: true)")
-    if blocking:
-        raise Failure(
-            description="; ".join(p for p, _ in blocking) + f". The mart of {partition} keeps its previous rows. "
-            f"Once checked, rerun with config " + ", ".join(f"`{flag}: true`" for _, flag in blocking) + ".",
-            metadata={"accepted": counts.accepted, "rejected": counts.rejected},
-        )
-    price_changed = price_changed_products(postgres, partition)
-    with duckdb.get_connection() as con:
-        mart = build_mart(con, ods_fct_products, partition, price_changed)
-    totals = {name: sum(v for v in mart.column(name).to_pylist() if v is not None)
-              for name in ("out_of_stock_count", "inventory_value", "price_changes")}
-    yield Output(mart, metadata={
-        "row_count": mart.num_rows, "mart": MetadataValue.md(mart_markdown(mart)),
-        "out_of_stock_count": int(totals["out_of_stock_count"]),
-        "inventory_value": float(totals["inventory_value"]),
-        "price_changes": int(totals["price_changes"]),
-    })
+    inventory value, average discount and products whose price changed. A run over several days (a
+    backfill range) checks every day's gates first and writes nothing if one is refused."""
+    keys = context.partition_keys
+    ods = per_partition(keys, ods_fct_products)
+    refused: list[str] = []
+    for key in keys:
+        partition = date.fromisoformat(key)
+        counts = partition_counts(postgres, partition)
+        gates = [
+            (rejected_share_problem(counts, quality.rejected_share()), config.accept_rejected_share, "accept_rejected_share"),
+            (shrink_problem(counts, quality.catalog_shrink()), config.confirm_shrink, "confirm_shrink"),
+        ]
+        blocking = [(problem, flag) for problem, accepted, flag in gates if problem and not accepted]
+        for problem, accepted, flag in gates:
+            if problem and accepted:
+                context.log.warning(f"{problem}; building anyway ({flag}: true)")
+        if blocking:
+            refused.append(
+                "; ".join(p for p, _ in blocking) + f". The mart of {partition} keeps its previous rows. "
+                f"Once checked, rerun with config " + ", ".join(f"`{flag}: true`" for _, flag in blocking) + "."
+                + ("" if len(keys) == 1 else f" (This run of {len(keys)} days wrote none of them.)"))
+            if len(keys) == 1:
+                raise Failure(description=refused[0], metadata={"accepted": counts.accepted, "rejected": counts.rejected})
+    if refused:
+        raise Failure(description=" | ".join(refused), metadata={"days_refused": len(refused)})
+    totals: Counter[str] = Counter()
+
+    def build(key: str) -> pa.Table:
+        partition = date.fromisoformat(key)
+        price_changed = price_changed_products(postgres, partition)
+        with duckdb.get_connection() as con:
+            mart = build_mart(con, ods[key], partition, price_changed)
+        totals.update({name: sum(v for v in mart.column(name).to_pylist() if v is not None)
+                       for name in ("out_of_stock_count", "inventory_value", "price_changes")})
+        return mart
+
+    if len(keys) == 1:
+        mart = build(keys[0])
+        yield Output({keys[0]: mart}, metadata={
+            "row_count": mart.num_rows, "mart": MetadataValue.md(mart_markdown(mart)),
+            "out_of_stock_count": int(totals["out_of_stock_count"]),
+            "inventory_value": float(totals["inventory_value"]),
+            "price_changes": int(totals["price_changes"]),
+        })
+    else:  # a range: each day built when the IO manager writes it
+        yield Output(LazyPartitions(keys, build), metadata={"partitions": len(keys), "first": keys[0], "last": keys[-1]})
     # Written when the generator resumes: reconcile what is stored, in SQL, with the stored ODS partition.
-    yield reconciliation_check(postgres, partition)
+    yield combine_check_results({key: reconciliation_check(postgres, date.fromisoformat(key)) for key in keys})
 
 
 RECONCILED = ("product_count", "total_stock", "avg_price", "avg_rating", "out_of_stock_count", "inventory_value",

@@ -79,7 +79,8 @@ def snapshot_batches(client: CatalogClient, duckdb: DuckDBResource, stats: Fetch
     Runs while the IO manager writes, so it owns its DuckDB connection and the HTTP session."""
     last_log = time.monotonic()
     with duckdb.get_connection() as con, closing(client):
-        for page in client.iter_pages(parse=DuckDBPageParser(con)):
+        # each fetching thread parses with a connection of its own (DuckDB connections are not shared)
+        for page in client.iter_pages(new_parser=lambda: DuckDBPageParser(con.cursor())):
             batch = page_batch(page.records, first_index=stats.records, skip=page.skip,
                                fetched_at=page.fetched_at, source_url=page.url)
             ids = batch.column("product_id")

@@ -10,6 +10,7 @@ merged by primary key (unchanged rows untouched). Reads fetch the partition in P
 straight into Arrow (ADBC).
 """
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
+from ecommerce_assets.io_managers.row_stream import Ingest, RowStream, StreamDigest, copy_stream, fixed_batches
 from ecommerce_assets.sql import load_composed, load_sql
 
 # Opens a connection whose `with` block is one transaction.
@@ -122,17 +124,17 @@ def _check_partition_values(table: TableName, rows: pa.Table, partition_column: 
         raise ValueError(f"rows for {table} carry a {partition_column} other than {partition}")
 
 
-def _new_stage(table: TableName, rows: pa.Table) -> Stage:
-    return Stage(table, f"{_stage_prefix(table)}{int(time.time())}_{uuid.uuid4().hex[:8]}", rows.num_rows)
+def _new_stage(table: TableName, rows: int) -> Stage:
+    return Stage(table, f"{_stage_prefix(table)}{int(time.time())}_{uuid.uuid4().hex[:8]}", rows)
 
 
 @contextmanager
-def staged(connect: Connect, ingest: Callable[[str, pa.Table], None],
+def staged(connect: Connect, ingest: Ingest,
            table: TableName, rows: pa.Table, partition_column: str, partition: date) -> Iterator[Stage]:
     """Bulk-load `rows` into a new stage of `table`; the stage is dropped afterwards whatever happens
     (the merge normally drops it inside its own transaction)."""
     _check_partition_values(table, rows, partition_column, partition)
-    stage = _new_stage(table, rows)
+    stage = _new_stage(table, rows.num_rows)
     with connect() as conn:
         conn.execute(load_composed("pg/create_stage", stage=stage.ident, target=table.ident, columns=_idents(rows.column_names)))
         for column in table_columns(conn, table):
@@ -156,26 +158,39 @@ def is_partitioned(conn: psycopg.Connection, table: TableName) -> bool:
     return bool(row and row[0] == "p")
 
 
+@dataclass(frozen=True)
+class StagedDay:
+    stage: Stage
+    digest: str  # of the rows as they were copied (row_stream.StreamDigest)
+
+
 @contextmanager
-def staged_day(connect: Connect, ingest: Callable[[str, pa.Table], None],
-               table: TableName, rows: pa.Table, partition_column: str, partition: date) -> Iterator[Stage]:
-    """Bulk-load `rows` into a new table shaped like the partitioned `table`, ready to become its partition
-    for `partition`; dropped afterwards unless it was attached."""
-    _check_partition_values(table, rows, partition_column, partition)
-    stage = _new_stage(table, rows)
+def staged_day(connect: Connect, ingest: Ingest, table: TableName, rows: RowStream, partition_column: str,
+               partition: date) -> Iterator[StagedDay]:
+    """COPY `rows` (read once, never all in memory) into a new table shaped like the partitioned `table`,
+    ready to become its partition for `partition`, checking and fingerprinting them on the way; the table
+    is dropped afterwards unless it was attached."""
+    stage = _new_stage(table, 0)
     with connect() as conn:
         conn.execute(load_composed("pg/create_day_table", day_table=stage.ident, target=table.ident,
                                    bound_name=sql.Identifier(f"{day_partition(table, partition).name}_bound"),
                                    partition_column=sql.Identifier(partition_column), day=sql.Literal(partition)))
         json_columns = {c.name for c in table_columns(conn, table) if c.sql_type in ("json", "jsonb")}
     # JSON as Arrow's JSON extension type: ADBC then sends it in jsonb's binary format (no cast afterwards).
-    typed = rows.select(rows.column_names)
-    for name in json_columns & set(rows.column_names):
-        index = typed.column_names.index(name)
-        typed = typed.set_column(index, pa.field(name, pa.json_()), typed.column(name).cast(pa.string()).cast(pa.json_()))
+    wire_schema = pa.schema([pa.field(f.name, pa.json_()) if f.name in json_columns else f for f in rows.schema])
+    digest = StreamDigest(rows.schema)
+
+    def checked() -> Iterator[pa.RecordBatch]:
+        for batch in fixed_batches(rows.batches, rows.schema):
+            _check_partition_values(table, pa.Table.from_batches([batch]), partition_column, partition)
+            digest.add(batch)
+            yield pa.RecordBatch.from_arrays(
+                [column.cast(pa.string()).cast(pa.json_()) if field.name in json_columns else column
+                 for field, column in zip(rows.schema, batch.columns, strict=True)], schema=wire_schema)
+
     try:
-        ingest(stage.name, typed)
-        yield stage
+        copy_stream(ingest, stage.name, wire_schema, checked())
+        yield StagedDay(dataclasses.replace(stage, rows=digest.rows), digest.hexdigest())
     finally:
         with connect() as conn:
             conn.execute(load_composed("pg/drop_stage", stage=stage.ident))
@@ -350,30 +365,58 @@ def _typed_column(column: pa.ChunkedArray, arrow_type: pa.DataType) -> pa.Chunke
     return column if column.type == arrow_type else column.cast(arrow_type)
 
 
-def write_partition(connect: Connect, ingest: Callable[[str, pa.Table], None],
-                    table: TableName, partition_column: str, partition: date, rows: pa.Table,
-                    side_tables: Mapping[str, pa.Table]) -> tuple[MergeStats, dict[str, int]]:
-    """Stage `rows` and each side table's rows, then in one transaction, under the partition's lock, merge
-    `rows` into `table` and replace each side table's partition. A failure leaves every table as it was."""
+def write_partition(connect: Connect, ingest: Ingest, table: TableName, partition_column: str, partition: date,
+                    rows: pa.Table | RowStream, side_tables: Mapping[str, pa.Table]) -> tuple[MergeStats, dict[str, int]]:
+    """Stage `rows` and each side table's rows, then in one transaction, under the partition's lock, write
+    `rows` into `table` (a day partition swapped in, or a merge by primary key) and replace each side
+    table's partition. A failure leaves every table as it was. A day-partitioned table takes a stream of
+    batches (never all in memory); its day reloaded with the rows it was last loaded with (same digest) is
+    left as it is, without comparing anything."""
     sides = {TableName.parse(name): side for name, side in side_tables.items()}
     with connect() as conn:
         by_day = is_partitioned(conn, table)
-    stage_rows = staged_day if by_day else staged
-    with stage_rows(connect, ingest, table, rows, partition_column, partition) as main_stage, \
+    if not by_day:
+        whole = rows if isinstance(rows, pa.Table) else pa.Table.from_batches(list(rows.batches), rows.schema)
+        with staged(connect, ingest, table, whole, partition_column, partition) as main_stage, \
+                _staged_all(connect, ingest, sides, partition_column, partition) as side_stages, connect() as conn:
+            lock_partition(conn, table, partition)
+            drop_stale_stages(conn, table)
+            stats = merge_partition(conn, main_stage, partition_column, partition, list(whole.column_names))
+            changed = bool(stats.inserted or stats.updated or stats.deleted)
+            return stats, _finish(conn, table, partition_column, partition, whole.num_rows, sides, side_stages,
+                                  changed=changed, digest=None)
+    stream = RowStream.of(rows)
+    with staged_day(connect, ingest, table, stream, partition_column, partition) as day, \
             _staged_all(connect, ingest, sides, partition_column, partition) as side_stages, connect() as conn:
         lock_partition(conn, table, partition)
         drop_stale_stages(conn, table)
-        write = swap_day if by_day else merge_partition
-        stats = write(conn, main_stage, partition_column, partition, list(rows.column_names))
-        side_written = {
-            str(stage.target): replace_partition(conn, stage, partition_column, partition,
-                                                 list(sides[stage.target].column_names))
-            for stage in side_stages
-        }
+        if _one_value(conn, "pg/loaded_digest.sql", {"table_name": str(table), "partition": partition}) == day.digest:
+            # the stored day was loaded from these very rows: leave it, drop the stage
+            stats = MergeStats(inserted=0, updated=0, unchanged=day.stage.rows, deleted=0)
+        else:
+            stats = swap_day(conn, day.stage, partition_column, partition, list(stream.schema.names))
         changed = bool(stats.inserted or stats.updated or stats.deleted)
-        conn.execute(load_sql("pg/record_partition_load.sql"),
-                     {"table_name": str(table), "partition": partition, "row_count": rows.num_rows, "changed": changed})
-    return stats, side_written
+        return stats, _finish(conn, table, partition_column, partition, day.stage.rows, sides, side_stages,
+                              changed=changed, digest=day.digest)
+
+
+def _finish(conn: psycopg.Connection, table: TableName, partition_column: str, partition: date, row_count: int,
+            sides: Mapping[TableName, pa.Table], side_stages: list[Stage], changed: bool,
+            digest: str | None) -> dict[str, int]:
+    """Replace the side tables' partitions and record the load (in the load's transaction)."""
+    side_written = {
+        str(stage.target): replace_partition(conn, stage, partition_column, partition, list(sides[stage.target].column_names))
+        for stage in side_stages
+    }
+    conn.execute(load_sql("pg/record_partition_load.sql"),
+                 {"table_name": str(table), "partition": partition, "row_count": row_count, "changed": changed,
+                  "digest": digest})
+    return side_written
+
+
+def _one_value(conn: psycopg.Connection, name: str, params: dict[str, object]) -> object:
+    row = conn.execute(load_sql(name), params).fetchone()
+    return row[0] if row else None
 
 
 def partition_loaded(conn: psycopg.Connection, table: TableName, partition: date) -> bool:
@@ -382,7 +425,7 @@ def partition_loaded(conn: psycopg.Connection, table: TableName, partition: date
 
 
 @contextmanager
-def _staged_all(connect: Connect, ingest: Callable[[str, pa.Table], None],
+def _staged_all(connect: Connect, ingest: Ingest,
                 tables: Mapping[TableName, pa.Table], partition_column: str, partition: date) -> Iterator[list[Stage]]:
     if not tables:
         yield []

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext, ResourceDependency
 from pydantic import Field
 
+from ecommerce_assets.io_managers.partition_map import LazyPartitions
 from ecommerce_assets.resources.lake import S3LakeResource
 
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
@@ -105,18 +106,25 @@ class S3ParquetIOManager(ConfigurableIOManager):
         return {"uri": MetadataValue.path(self.lake.uri(key)), "rows": rows, "bytes": int(head["ContentLength"]),
                 "etag": head["ETag"]}
 
-    def load_input(self, context: InputContext) -> pads.Dataset:
+    def load_input(self, context: InputContext) -> pads.Dataset | LazyPartitions[pads.Dataset]:
+        """One partition: its dataset. Several (a backfill range): a mapping by partition key whose datasets
+        are fetched one at a time, when looked up."""
         upstream = context.upstream_output
         if upstream is None:
             raise ValueError("S3ParquetIOManager only loads asset inputs")
         location = LakeLocation.from_metadata(upstream.definition_metadata)
-        key = location.key(context.asset_partition_key)
-        if not stored_object_exists(self.lake, key):
-            raise FileNotFoundError(
-                f"no stored object at {self.lake.uri(key)}: materialize {upstream.asset_key.to_user_string()} "
-                f"for partition {context.asset_partition_key} first"
-            )
-        return local_copy(self.lake, key)
+        asset = upstream.asset_key.to_user_string() if upstream.asset_key else location.prefix
+
+        def load(partition_key: str) -> pads.Dataset:
+            key = location.key(partition_key)
+            if not stored_object_exists(self.lake, key):
+                raise FileNotFoundError(
+                    f"no stored object at {self.lake.uri(key)}: materialize {asset} for partition {partition_key} first"
+                )
+            return local_copy(self.lake, key)
+
+        keys = context.asset_partition_keys
+        return load(keys[0]) if len(keys) == 1 else LazyPartitions(keys, load)
 
 
 def row_groups(batches: Iterable[pa.RecordBatch], max_rows: int, max_bytes: int) -> Iterator[pa.Table]:

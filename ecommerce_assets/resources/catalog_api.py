@@ -1,6 +1,10 @@
 """The catalog API: a retrying HTTP client for DummyJSON-shaped `/products` and its Dagster resource."""
 
-from collections.abc import Iterator
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +25,7 @@ from ecommerce_assets.transforms.raw_snapshot import PageParser, PageShapeError,
 DEFAULT_BASE_URL = "https://dummyjson.com"
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_MAX_RECORDS = 5_000_000
+DEFAULT_CONCURRENCY = 1  # the public API allows 100 requests / 10 s: one at a time stays within it
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -55,12 +60,36 @@ class ClientSettings:
     backoff_factor: float
     max_response_bytes: int
     max_records: int
+    concurrency: int = DEFAULT_CONCURRENCY
+
+
+class PauseGate:
+    """Shared by every request of one fetch: a Retry-After received by any of them holds back all the
+    others until it has passed, so concurrent requests do not keep hitting a rate-limited API."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self) -> None:
+        while (left := self._until - time.monotonic()) > 0:
+            time.sleep(left)
 
 
 class _CatalogRetry(Retry):
     """urllib3's retry, with a malformed Retry-After falling back to backoff and a ceiling on long waits."""
 
     max_retry_after: float = 120.0
+    gate: PauseGate | None = None
+
+    def new(self, **kw: Any) -> "_CatalogRetry":
+        retry = super().new(**kw)
+        retry.gate = self.gate
+        return retry
 
     def get_retry_after(self, response: Any) -> float | None:
         try:
@@ -69,14 +98,41 @@ class _CatalogRetry(Retry):
             return None
         return None if seconds is None else min(seconds, self.max_retry_after)
 
+    def sleep_for_retry(self, response: Any) -> bool:
+        seconds = self.get_retry_after(response) if self.respect_retry_after_header else None
+        if seconds and self.gate is not None:
+            self.gate.hold(seconds)
+            self.gate.wait()
+            return True
+        return bool(super().sleep_for_retry(response))
+
 
 class CatalogClient:
-    """Pages through `/products` with one session, retries with backoff (honouring Retry-After) and
-    consistency checks; a torn catalog raises `CatalogFetchError` instead of yielding a partial one."""
+    """Pages through `/products`, `concurrency` requests at a time (pages still come out in order), with
+    retries and backoff (a Retry-After pauses every request) and consistency checks; a torn catalog raises
+    `CatalogFetchError` instead of yielding a partial one."""
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
-        self.session = requests.Session()
+        self.gate = PauseGate()
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session (a requests.Session is not meant to be shared between threads)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._new_session()
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def _new_session(self) -> requests.Session:
+        settings = self.settings
+        session = requests.Session()
         retry = _CatalogRetry(
             total=settings.max_retries,
             connect=settings.max_retries,
@@ -89,13 +145,18 @@ class CatalogClient:
             respect_retry_after_header=True,
             raise_on_status=True,
         )
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=4)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["Accept"] = "application/json"
+        retry.gate = self.gate
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=1)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["Accept"] = "application/json"
+        return session
 
     def close(self) -> None:
-        self.session.close()
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
 
     def products_url(self, skip: int, limit: int) -> str:
         return f"{self.settings.base_url.rstrip('/')}/products?{urlencode({'limit': limit, 'skip': skip})}"
@@ -128,6 +189,7 @@ class CatalogClient:
             raise CatalogFetchError(f"GET {url}: {exc}, still after {attempts} attempts") from None
 
     def _get_and_parse(self, url: str, parse: PageParser) -> tuple[ParsedPage, int, float]:
+        self.gate.wait()
         try:
             response = self.session.get(url, timeout=self.settings.timeout_seconds, stream=True)
         except requests.exceptions.RequestException as exc:
@@ -166,37 +228,96 @@ class CatalogClient:
             return None
         return b"".join(chunks)
 
-    def iter_pages(self, parse: PageParser) -> Iterator[Page]:
-        """Every page of `/products` in order until `total` records have been received."""
-        skip = 0
-        total: int | None = None
-        while total is None or skip < total:
-            url = self.products_url(skip, self.settings.page_size)
-            parsed, size, server_seconds = self._get_page(url, parse)
-            fetched_at = datetime.now(UTC)
-            page_total = parsed.total
-            if total is None:
-                total = page_total
-                if total > self.settings.max_records:
-                    raise CatalogFetchError(
-                        f"the API reports {total} products, above the limit of {self.settings.max_records} "
-                        "(raise ECOM_API_MAX_RECORDS if the catalog really is that large)"
-                    )
-            elif page_total != total:
+    def _page(self, skip: int, parse: PageParser) -> Page:
+        url = self.products_url(skip, self.settings.page_size)
+        parsed, size, server_seconds = self._get_page(url, parse)
+        return Page(skip=skip, url=self.public_url(url), total=parsed.total, count=parsed.count,
+                    records=parsed.records, fetched_at=datetime.now(UTC), body_bytes=size,
+                    server_seconds=server_seconds)
+
+    def _checked(self, page: Page, total: int | None) -> int:
+        """The catalog's total as `page` confirms it; raises when the page tears the snapshot."""
+        if total is None:
+            if page.total > self.settings.max_records:
                 raise CatalogFetchError(
-                    f"`total` changed during the fetch ({total} -> {page_total} at skip={skip}): "
-                    "the catalog moved while being read; not storing a torn snapshot"
+                    f"the API reports {page.total} products, above the limit of {self.settings.max_records} "
+                    "(raise ECOM_API_MAX_RECORDS if the catalog really is that large)"
                 )
-            if not parsed.count and skip < total:
-                raise CatalogFetchError(
-                    f"the API returned no records at skip={skip} although total={total}: "
-                    f"{total - skip} records are missing; not storing a torn snapshot"
-                )
-            yield Page(skip=skip, url=self.public_url(url), total=total, count=parsed.count, records=parsed.records,
-                       fetched_at=fetched_at, body_bytes=size, server_seconds=server_seconds)
-            skip += parsed.count
+            total = page.total
+        elif page.total != total:
+            raise CatalogFetchError(
+                f"`total` changed during the fetch ({total} -> {page.total} at skip={page.skip}): "
+                "the catalog moved while being read; not storing a torn snapshot"
+            )
+        if not page.count and page.skip < total:
+            raise CatalogFetchError(
+                f"the API returned no records at skip={page.skip} although total={total}: "
+                f"{total - page.skip} records are missing; not storing a torn snapshot"
+            )
+        return total
+
+    def iter_pages(self, new_parser: Callable[[], PageParser]) -> Iterator[Page]:
+        """Every page of `/products` in order until `total` records have been received. With a concurrency
+        above 1 the pages after the first are asked for ahead, that many at a time, each parsed in its
+        worker thread (`new_parser` makes each thread's parser) while earlier pages are consumed; a page
+        shorter than the first leaves a gap that is asked for, in order, before going on."""
+        parse = new_parser()
+        first = self._page(0, parse)
+        total = self._checked(first, None)
+        yield first
+        skip = first.count
+        if self.settings.concurrency > 1 and skip < total:
+            skip = yield from self._pages_ahead(skip, first.count, total, new_parser, parse)
+        while skip < total:
+            page = self._page(skip, parse)
+            total = self._checked(page, total)
+            yield page
+            skip += page.count
         if skip != total:
             raise CatalogFetchError(f"received {skip} records but the API reported total={total}")
+
+    def _pages_ahead(self, start: int, step: int, total: int, new_parser: Callable[[], PageParser],
+                     parse: PageParser) -> Generator[Page, None, int]:
+        """Pages from `start` in steps of `step`, fetched `concurrency` at a time, yielded in order; returns
+        the skip reached."""
+        local = threading.local()
+
+        def fetch(skip: int) -> Page:
+            if not hasattr(local, "parse"):
+                local.parse = new_parser()
+            return self._page(skip, local.parse)
+
+        skips = iter(range(start, total, step))
+        ahead = 2 * self.settings.concurrency  # requests in flight or parsed and waiting: bounds memory
+        window: deque[tuple[int, Future[Page]]] = deque()
+        pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="catalog-fetch")
+        try:
+            for skip in skips:
+                window.append((skip, pool.submit(fetch, skip)))
+                if len(window) >= ahead:
+                    break
+            reached = start
+            while window:
+                skip, future = window.popleft()
+                for next_skip in skips:
+                    window.append((next_skip, pool.submit(fetch, next_skip)))
+                    break
+                if reached > skip:
+                    raise CatalogFetchError(
+                        f"the page at skip={skip - step} returned more records than the first page ({step}): the "
+                        "API pages inconsistently; not storing a snapshot with overlapping pages")
+                while reached < skip:  # a short page before this one: ask for the gap, in order
+                    gap = self._page(reached, parse)
+                    total = self._checked(gap, total)
+                    yield gap
+                    reached += gap.count
+                page = future.result()
+                total = self._checked(page, total)
+                yield page
+                reached = skip + page.count
+            return reached
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _server_seconds(header: str | None) -> float:
@@ -227,6 +348,9 @@ class CatalogApiResource(ConfigurableResource):
     max_retries: int = Field(default=6, description="retries per request on connection errors, 429, 5xx and bad bodies")
     backoff_factor: float = Field(default=0.5, description="exponential backoff base in seconds")
     max_response_bytes: int = Field(default=256 * 1024 * 1024, description="largest response body accepted")
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=64,
+                             description="requests in flight at once; 1 for the public API (100 requests / 10 s), "
+                                         "more for an API that allows it ($ECOM_API_CONCURRENCY)")
 
     def settings(self) -> ClientSettings:
         return ClientSettings(
@@ -237,6 +361,7 @@ class CatalogApiResource(ConfigurableResource):
             backoff_factor=self.backoff_factor,
             max_response_bytes=self.max_response_bytes,
             max_records=self.max_records,
+            concurrency=self.concurrency,
         )
 
     def client(self) -> CatalogClient:

@@ -3,6 +3,7 @@ deployment steps and the local runner use."""
 
 from ecommerce_assets.resources.alerts import AlertWebhookResource
 from ecommerce_assets.resources.catalog_api import CatalogApiResource
+from ecommerce_assets.resources.duckdb_engine import DuckDBEngine
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.resources.postgres import PostgresResource
 from ecommerce_assets.resources.quality_settings import FreshnessSettings, QualitySettings
@@ -17,7 +18,11 @@ def lake_from_env() -> S3LakeResource:
 
 def catalog_api_from_env() -> CatalogApiResource:
     return CatalogApiResource(base_url=text("ECOM_API_BASE_URL"), page_size=integer("ECOM_API_PAGE_SIZE"),
-                              max_records=integer("ECOM_API_MAX_RECORDS"))
+                              max_records=integer("ECOM_API_MAX_RECORDS"), concurrency=integer("ECOM_API_CONCURRENCY"))
+
+
+def duckdb_from_env() -> DuckDBEngine:
+    return DuckDBEngine(database=":memory:", memory_limit=text("ECOM_DUCKDB_MEMORY_LIMIT"))
 
 
 def postgres_from_env() -> PostgresResource:

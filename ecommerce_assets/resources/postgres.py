@@ -10,6 +10,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from ecommerce_assets.redaction import redact_text, redact_url
+from ecommerce_assets.sql import load_sql
 
 
 class PostgresResource(ConfigurableResource):
@@ -30,6 +31,7 @@ class PostgresResource(ConfigurableResource):
             # libpq's message can quote the connection string; the password must not reach the logs.
             raise psycopg.OperationalError(redact_text(str(exc).replace(self.dsn, redact_url(self.dsn)))) from None
         with conn:
+            conn.execute(load_sql("pg/session.sql"))
             yield conn
 
     @contextmanager
@@ -38,6 +40,7 @@ class PostgresResource(ConfigurableResource):
         conn = psycopg.connect(self.dsn, application_name=self.application_name, autocommit=True,
                                connect_timeout=self.connect_timeout_seconds)
         with conn:
+            conn.execute(load_sql("pg/session.sql"))
             yield conn
 
     def fetch_arrow(self, statement: str, parameters: tuple[object, ...] = ()) -> pa.Table:
@@ -46,8 +49,9 @@ class PostgresResource(ConfigurableResource):
             cur.execute(statement, parameters=parameters or None)
             return cur.fetch_arrow_table()
 
-    def ingest(self, table: str, rows: pa.Table, schema: str = "staging") -> None:
-        """Append `rows` to an existing `schema.table` by binary COPY straight from Arrow (ADBC), committed."""
+    def ingest(self, table: str, rows: pa.Table | pa.RecordBatchReader, schema: str = "staging") -> None:
+        """Append `rows` to an existing `schema.table` by binary COPY straight from Arrow (ADBC), committed;
+        a reader is streamed batch by batch."""
         with adbc_driver_postgresql.dbapi.connect(self.dsn) as conn, conn.cursor() as cur:
             cur.adbc_ingest(table, rows, mode="append", db_schema_name=schema)
             conn.commit()

@@ -1,6 +1,8 @@
 """Raw snapshot rows -> typed ODS product rows and rejected records, in DuckDB."""
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -26,6 +28,29 @@ ODS_COLUMNS: tuple[str, ...] = (
 )
 
 
+BATCH_ROWS = 65_536  # accepted rows come out of DuckDB in batches of this many
+
+
+@dataclass(frozen=True)
+class CheckedProducts:
+    """What the rules made of one snapshot: the counts, the rejected records with their reasons, and the
+    accepted ODS rows as a stream of batches (read once, in product_id order; DuckDB may spill to disk,
+    so a catalog never has to fit in memory)."""
+
+    accepted_rows: int
+    rejected: pa.Table
+    records: int
+    duplicates: int
+    rejected_by_reason: dict[str, int]
+    new_fields: list[str]
+    missing_fields: list[str]
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+
+    def accepted_reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self.batches)
+
+
 @dataclass(frozen=True)
 class CleanedProducts:
     """The ODS rows of one snapshot, the records rejected with their reasons, and what was seen."""
@@ -44,8 +69,10 @@ class CleanedProducts:
         return self.rejected.num_rows / decided if decided else 0.0
 
 
-def clean_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date) -> CleanedProducts:
-    """Apply the ODS rules to `raw` (an Arrow table or dataset with the raw snapshot columns)."""
+@contextmanager
+def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date) -> Iterator[CheckedProducts]:
+    """Apply the ODS rules to `raw` (an Arrow table or dataset with the raw snapshot columns); the accepted
+    rows stream from DuckDB while the context is open."""
     con.execute("SET TimeZone = 'UTC'")
     local = isinstance(raw, pads.FileSystemDataset) and isinstance(raw.filesystem, pafs.LocalFileSystem)
     if local:
@@ -59,16 +86,13 @@ def clean_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date
             "CREATE OR REPLACE TEMP TABLE ods_checked AS " + load_sql("ods/check_products.sql"),
             {"snapshot_date": snapshot_date},
         )
-        accepted = con.sql(
-            f"SELECT {', '.join(ODS_COLUMNS)} FROM ods_checked WHERE reason IS NULL ORDER BY product_id"
-        ).to_arrow_table()
         rejected = con.sql(
             "SELECT snapshot_date, record_index, product_id, reason, record_json AS payload "
             "FROM ods_checked WHERE reason IS NOT NULL ORDER BY record_index"
         ).to_arrow_table()
-        records, duplicates = con.execute(
+        (records, duplicates), = con.execute(  # fetchall: a result left unfinished blocks the stream below
             "SELECT count(*), count(product_id) - count(DISTINCT product_id) FROM raw_records"
-        ).fetchone() or (0, 0)
+        ).fetchall()
         reasons = dict(con.execute(
             "SELECT reason, count(*) FROM ods_checked WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason"
         ).fetchall())
@@ -76,18 +100,39 @@ def clean_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date
             "SELECT key, count(*) FROM (SELECT unnest(json_keys(record_json)) AS key FROM raw_records "
             "WHERE json_valid(record_json) AND json_type(record_json) = 'OBJECT') GROUP BY key"
         ).fetchall()))
-        con.execute("DROP TABLE ods_checked")
+        (accepted_rows,), = con.execute("SELECT count(*) FROM ods_checked WHERE reason IS NULL").fetchall()
+        reader = con.sql(
+            f"SELECT {', '.join(ODS_COLUMNS)} FROM ods_checked WHERE reason IS NULL ORDER BY product_id"
+        ).fetch_record_batch(BATCH_ROWS)
+        yield CheckedProducts(
+            accepted_rows=int(accepted_rows),
+            rejected=rejected,
+            records=int(records),
+            duplicates=int(duplicates),
+            rejected_by_reason={str(k): int(v) for k, v in reasons.items()},
+            new_fields=sorted(set(keys) - CONTRACT_FIELDS),
+            missing_fields=sorted(CONTRACT_FIELDS - set(keys)) if records else [],
+            schema=reader.schema,
+            batches=iter(reader),
+        )
     finally:
+        con.execute("DROP TABLE IF EXISTS ods_checked")
         if local:
             con.execute("DROP VIEW IF EXISTS raw_records")
         else:
             con.unregister("raw_records")
+
+
+def clean_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date) -> CleanedProducts:
+    """The ODS rules applied to `raw`, every accepted row in memory (for tests and small catalogs)."""
+    with checked_products(con, raw, snapshot_date) as checked:
+        accepted = checked.accepted_reader().read_all()
     return CleanedProducts(
         accepted=accepted,
-        rejected=rejected,
-        records=int(records),
-        duplicates=int(duplicates),
-        rejected_by_reason={str(k): int(v) for k, v in reasons.items()},
-        new_fields=sorted(set(keys) - CONTRACT_FIELDS),
-        missing_fields=sorted(CONTRACT_FIELDS - set(keys)) if records else [],
+        rejected=checked.rejected,
+        records=checked.records,
+        duplicates=checked.duplicates,
+        rejected_by_reason=checked.rejected_by_reason,
+        new_fields=checked.new_fields,
+        missing_fields=checked.missing_fields,
     )

@@ -25,3 +25,6 @@ DROP TABLE ods.fct_products_unpartitioned;
 -- Days dropped by retention (ECOM_ODS_RETENTION_DAYS) keep their row, marked retired: what was derived
 -- from them (the product history) stays, and the day can be loaded again from its raw snapshot.
 ALTER TABLE meta.partition_loads ADD COLUMN IF NOT EXISTS retired_at timestamptz;
+-- What a day-partitioned table's day was last loaded with (SHA-256 of the rows as Arrow IPC): a reload with
+-- the same digest is known unchanged without staging or comparing anything.
+ALTER TABLE meta.partition_loads ADD COLUMN IF NOT EXISTS content_digest text;

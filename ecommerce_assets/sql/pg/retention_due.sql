@@ -1,7 +1,10 @@
 -- Days of a table that fall out of its retention: older than the newest stored day minus the days kept,
--- except the day just loaded (loading an old day again on purpose keeps it until the next load).
-SELECT partition_date FROM meta.partition_loads
-WHERE table_name = %(table_name)s AND retired_at IS NULL AND partition_date <> %(just_loaded)s
-  AND partition_date <= (SELECT max(partition_date) FROM meta.partition_loads
-                         WHERE table_name = %(table_name)s AND retired_at IS NULL) - %(keep_days)s::int
-ORDER BY partition_date
+-- except the day just loaded (loading an old day again on purpose keeps it until the next load), and only
+-- once the product history has taken the day in as it is (what it derives must not lose a day).
+SELECT l.partition_date FROM meta.partition_loads AS l
+WHERE l.table_name = %(table_name)s AND l.retired_at IS NULL AND l.partition_date <> %(just_loaded)s
+  AND l.partition_date <= (SELECT max(partition_date) FROM meta.partition_loads
+                           WHERE table_name = %(table_name)s AND retired_at IS NULL) - %(keep_days)s::int
+  AND EXISTS (SELECT 1 FROM meta.history_applied AS a
+              WHERE a.snapshot_date = l.partition_date AND a.ods_loaded_at = l.loaded_at)
+ORDER BY l.partition_date
