@@ -18,6 +18,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -163,6 +164,18 @@ def worker_pipeline(size: int) -> dict[str, Any]:
 
     from ecommerce_assets.assets import dm_fct_ecommerce, dm_fct_product_changes, ods_fct_products, raw_products_parquet
 
+    samples: list[tuple[float, float]] = []  # (wall time, RSS MiB), to attribute the peak to a step
+    done = threading.Event()
+
+    def sample() -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not done.is_set():
+            with open("/proc/self/statm") as statm:
+                samples.append((time.time(), int(statm.read().split()[1]) * page / 2**20))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     started = time.perf_counter()
     result = materialize(
         [raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce], partition_key=PARTITION, resources=_resources(),
@@ -170,11 +183,20 @@ def worker_pipeline(size: int) -> dict[str, Any]:
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     total = time.perf_counter() - started
+    done.set()
+    sampler.join()
     steps = {e.step_key: e.event_specific_data.duration_ms / 1000  # type: ignore[union-attr]
              for e in result.all_events if e.event_type == DagsterEventType.STEP_SUCCESS}
+    windows = {e.step_key: e.timestamp for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
+    peak_by_step = {}
+    for step, start in windows.items():
+        end = start + steps.get(step or "", 0.0)
+        inside = [rss for t, rss in samples if start <= t <= end + 0.1]
+        peak_by_step[f"rss_{step}_mib"] = max(inside, default=0.0)
     return {"e2e_seconds": total, "step_raw_seconds": steps.get("raw_products_parquet", 0.0),
             "step_ods_seconds": steps.get("ods_fct_products", 0.0), "step_dm_seconds": steps.get("dm_fct_ecommerce", 0.0),
-            "e2e_peak_rss_mib": _peak_rss_mib()}
+            "step_changes_seconds": steps.get("dm_fct_product_changes", 0.0),
+            "e2e_peak_rss_mib": _peak_rss_mib(), **peak_by_step}
 
 
 class _Timed:

@@ -15,6 +15,7 @@ from ecommerce_assets.checks import (
     dm_freshness_job,
     dm_freshness_schedule,
 )
+from ecommerce_assets.executors import executor_from_env
 from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
 from ecommerce_assets.jobs import ALL_JOBS
 from ecommerce_assets.resources.from_env import (
@@ -57,4 +58,5 @@ defs = Definitions(
     schedules=[raw_products_daily_schedule, dm_freshness_schedule],
     sensors=[automation_sensor, raw_snapshot_s3_sensor, run_failure_alert_sensor, product_changes_next_day_sensor],
     resources=build_resources(),
+    executor=executor_from_env(),
 )

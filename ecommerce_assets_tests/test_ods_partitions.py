@@ -3,6 +3,7 @@ an unchanged reload writes nothing; retention drops old days and the history out
 moves an unpartitioned ODS into day partitions. Real PostgreSQL, rows made by the pipeline's own rules."""
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -12,6 +13,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from psycopg import sql
 
 from ecommerce_assets.io_managers.pg_partitions import (
     MergeStats,
@@ -183,3 +185,18 @@ def test_the_migration_moves_an_unpartitioned_ods_into_day_partitions(pg_admin_d
     assert query(empty_database, "SELECT * FROM ods.fct_products ORDER BY 1, 2") == before
     assert partitions(empty_database) == {f"fct_products_p2025060{d}": f"FOR VALUES IN ('2025-06-0{d}')" for d in (1, 2, 3)}
     assert query(empty_database, "SELECT count(*) FROM ods.fct_products_p20250602") == [(50,)]
+
+
+def test_a_stage_left_by_a_load_that_died_is_dropped_by_the_next_load_and_a_running_ones_is_kept(
+        pg_dsn: str, load: Callable[[date, pa.Table], MergeStats]) -> None:
+    now = int(time.time())
+    with psycopg.connect(pg_dsn) as gone:  # a load's lock holder, then its process died
+        dead_pid = gone.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    dead = f"ods__fct_products__{now}_{dead_pid}_deadbeef"
+    with psycopg.connect(pg_dsn, autocommit=True) as running:  # a load still running elsewhere
+        live_pid = running.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        live = f"ods__fct_products__{now}_{live_pid}_cafecafe"
+        for name in (dead, live):
+            running.execute(sql.SQL("CREATE TABLE {} (LIKE ods.fct_products)").format(sql.Identifier("staging", name)))
+        load(DAY, ods_rows(DAY, size=50))
+        assert query(pg_dsn, "SELECT relname FROM pg_class WHERE relnamespace = 'staging'::regnamespace") == [(live,)]

@@ -124,17 +124,19 @@ def _check_partition_values(table: TableName, rows: pa.Table, partition_column: 
         raise ValueError(f"rows for {table} carry a {partition_column} other than {partition}")
 
 
-def _new_stage(table: TableName, rows: int) -> Stage:
-    return Stage(table, f"{_stage_prefix(table)}{int(time.time())}_{uuid.uuid4().hex[:8]}", rows)
+def _new_stage(table: TableName, rows: int, owner: int) -> Stage:
+    """A stage named after its table, its creation time and the backend that holds the load's lock (its
+    owner): a stage whose owner is gone was left by a load that died, and any later load drops it."""
+    return Stage(table, f"{_stage_prefix(table)}{int(time.time())}_{owner}_{uuid.uuid4().hex[:8]}", rows)
 
 
 @contextmanager
-def staged(connect: Connect, ingest: Ingest,
-           table: TableName, rows: pa.Table, partition_column: str, partition: date) -> Iterator[Stage]:
+def staged(connect: Connect, ingest: Ingest, table: TableName, rows: pa.Table, partition_column: str,
+           partition: date, owner: int) -> Iterator[Stage]:
     """Bulk-load `rows` into a new stage of `table`; the stage is dropped afterwards whatever happens
     (the merge normally drops it inside its own transaction)."""
     _check_partition_values(table, rows, partition_column, partition)
-    stage = _new_stage(table, rows.num_rows)
+    stage = _new_stage(table, rows.num_rows, owner)
     with connect() as conn:
         conn.execute(load_composed("pg/create_stage", stage=stage.ident, target=table.ident, columns=_idents(rows.column_names)))
         for column in table_columns(conn, table):
@@ -166,11 +168,11 @@ class StagedDay:
 
 @contextmanager
 def staged_day(connect: Connect, ingest: Ingest, table: TableName, rows: RowStream, partition_column: str,
-               partition: date) -> Iterator[StagedDay]:
+               partition: date, owner: int) -> Iterator[StagedDay]:
     """COPY `rows` (read once, never all in memory) into a new table shaped like the partitioned `table`,
     ready to become its partition for `partition`, checking and fingerprinting them on the way; the table
     is dropped afterwards unless it was attached."""
-    stage = _new_stage(table, 0)
+    stage = _new_stage(table, 0, owner)
     with connect() as conn:
         conn.execute(load_composed("pg/create_day_table", day_table=stage.ident, target=table.ident,
                                    bound_name=sql.Identifier(f"{day_partition(table, partition).name}_bound"),
@@ -197,13 +199,18 @@ def staged_day(connect: Connect, ingest: Ingest, table: TableName, rows: RowStre
 
 
 def drop_stale_stages(conn: psycopg.Connection, table: TableName) -> list[str]:
-    """Drop stages of `table` left by loads killed before they could (names carry their creation time);
-    younger stages may belong to loads still running."""
+    """Drop stages of `table` left by loads that died before they could: their owner backend is gone (a
+    killed worker's connections close with it), or they are older than STALE_STAGE_SECONDS. Stages of
+    loads still running are kept."""
     prefix = _stage_prefix(table)
+    live = {int(pid) for (pid,) in conn.execute(load_sql("pg/live_backends.sql")).fetchall()}
     stale = []
     for (name,) in conn.execute(load_sql("pg/stale_stages.sql"), {"prefix": prefix}).fetchall():
-        created = name[len(prefix):].split("_")[0]
-        if created.isdigit() and time.time() - int(created) > STALE_STAGE_SECONDS:
+        created, _, rest = name[len(prefix):].partition("_")
+        owner = rest.split("_")[0]
+        dead = owner.isdigit() and int(owner) not in live
+        old = created.isdigit() and time.time() - int(created) > STALE_STAGE_SECONDS
+        if dead or old:
             conn.execute(load_composed("pg/drop_stage", stage=sql.Identifier("staging", name)))
             stale.append(name)
     return stale
@@ -367,37 +374,40 @@ def _typed_column(column: pa.ChunkedArray, arrow_type: pa.DataType) -> pa.Chunke
 
 def write_partition(connect: Connect, ingest: Ingest, table: TableName, partition_column: str, partition: date,
                     rows: pa.Table | RowStream, side_tables: Mapping[str, pa.Table]) -> tuple[MergeStats, dict[str, int]]:
-    """Stage `rows` and each side table's rows, then in one transaction, under the partition's lock, write
-    `rows` into `table` (a day partition swapped in, or a merge by primary key) and replace each side
-    table's partition. A failure leaves every table as it was. A day-partitioned table takes a stream of
+    """Under the partition's lock (held by one connection for the whole load), stage `rows` and each side
+    table's rows, then in one transaction write `rows` into `table` (a day partition swapped in, or a merge
+    by primary key) and replace each side table's partition. A failure leaves every table as it was; a
+    load that dies leaves stages that the next load drops. A day-partitioned table takes a stream of
     batches (never all in memory); its day reloaded with the rows it was last loaded with (same digest) is
     left as it is, without comparing anything."""
     sides = {TableName.parse(name): side for name, side in side_tables.items()}
-    with connect() as conn:
-        by_day = is_partitioned(conn, table)
-    if not by_day:
-        whole = rows if isinstance(rows, pa.Table) else pa.Table.from_batches(list(rows.batches), rows.schema)
-        with staged(connect, ingest, table, whole, partition_column, partition) as main_stage, \
-                _staged_all(connect, ingest, sides, partition_column, partition) as side_stages, connect() as conn:
-            lock_partition(conn, table, partition)
-            drop_stale_stages(conn, table)
-            stats = merge_partition(conn, main_stage, partition_column, partition, list(whole.column_names))
+    with connect() as guard:
+        lock_partition(guard, table, partition)
+        owner = int(guard.execute(load_sql("pg/backend_pid.sql")).fetchone()[0])  # type: ignore[index]
+        for stage_of in (table, *sides):
+            drop_stale_stages(guard, stage_of)
+        by_day = is_partitioned(guard, table)
+        if not by_day:
+            whole = rows if isinstance(rows, pa.Table) else pa.Table.from_batches(list(rows.batches), rows.schema)
+            with staged(connect, ingest, table, whole, partition_column, partition, owner) as main_stage, \
+                    _staged_all(connect, ingest, sides, partition_column, partition, owner) as side_stages, \
+                    connect() as conn:
+                stats = merge_partition(conn, main_stage, partition_column, partition, list(whole.column_names))
+                changed = bool(stats.inserted or stats.updated or stats.deleted)
+                return stats, _finish(conn, table, partition_column, partition, whole.num_rows, sides, side_stages,
+                                      changed=changed, digest=None)
+        stream = RowStream.of(rows)
+        with staged_day(connect, ingest, table, stream, partition_column, partition, owner) as day, \
+                _staged_all(connect, ingest, sides, partition_column, partition, owner) as side_stages, \
+                connect() as conn:
+            if _one_value(conn, "pg/loaded_digest.sql", {"table_name": str(table), "partition": partition}) == day.digest:
+                # the stored day was loaded from these very rows: leave it, drop the stage
+                stats = MergeStats(inserted=0, updated=0, unchanged=day.stage.rows, deleted=0)
+            else:
+                stats = swap_day(conn, day.stage, partition_column, partition, list(stream.schema.names))
             changed = bool(stats.inserted or stats.updated or stats.deleted)
-            return stats, _finish(conn, table, partition_column, partition, whole.num_rows, sides, side_stages,
-                                  changed=changed, digest=None)
-    stream = RowStream.of(rows)
-    with staged_day(connect, ingest, table, stream, partition_column, partition) as day, \
-            _staged_all(connect, ingest, sides, partition_column, partition) as side_stages, connect() as conn:
-        lock_partition(conn, table, partition)
-        drop_stale_stages(conn, table)
-        if _one_value(conn, "pg/loaded_digest.sql", {"table_name": str(table), "partition": partition}) == day.digest:
-            # the stored day was loaded from these very rows: leave it, drop the stage
-            stats = MergeStats(inserted=0, updated=0, unchanged=day.stage.rows, deleted=0)
-        else:
-            stats = swap_day(conn, day.stage, partition_column, partition, list(stream.schema.names))
-        changed = bool(stats.inserted or stats.updated or stats.deleted)
-        return stats, _finish(conn, table, partition_column, partition, day.stage.rows, sides, side_stages,
-                              changed=changed, digest=day.digest)
+            return stats, _finish(conn, table, partition_column, partition, day.stage.rows, sides, side_stages,
+                                  changed=changed, digest=day.digest)
 
 
 def _finish(conn: psycopg.Connection, table: TableName, partition_column: str, partition: date, row_count: int,
@@ -425,12 +435,12 @@ def partition_loaded(conn: psycopg.Connection, table: TableName, partition: date
 
 
 @contextmanager
-def _staged_all(connect: Connect, ingest: Ingest,
-                tables: Mapping[TableName, pa.Table], partition_column: str, partition: date) -> Iterator[list[Stage]]:
+def _staged_all(connect: Connect, ingest: Ingest, tables: Mapping[TableName, pa.Table], partition_column: str,
+                partition: date, owner: int) -> Iterator[list[Stage]]:
     if not tables:
         yield []
         return
     (first, rows), *rest = tables.items()
-    with staged(connect, ingest, first, rows, partition_column, partition) as stage, \
-            _staged_all(connect, ingest, dict(rest), partition_column, partition) as others:
+    with staged(connect, ingest, first, rows, partition_column, partition, owner) as stage, \
+            _staged_all(connect, ingest, dict(rest), partition_column, partition, owner) as others:
         yield [stage, *others]
