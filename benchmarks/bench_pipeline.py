@@ -160,7 +160,7 @@ def _resources() -> dict[str, Any]:
 
 def worker_pipeline(size: int) -> dict[str, Any]:
     """The whole materialization through Dagster (raw -> ODS -> mart), and each step's duration."""
-    from dagster import DagsterEventType, materialize
+    from dagster import DagsterEventType, DagsterInstance, materialize
 
     from ecommerce_assets.assets import dm_fct_ecommerce, dm_fct_product_changes, ods_fct_products, raw_products_parquet
 
@@ -177,8 +177,10 @@ def worker_pipeline(size: int) -> dict[str, Any]:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
+    instance = DagsterInstance.ephemeral()
     result = materialize(
-        [raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce], partition_key=PARTITION, resources=_resources(),
+        [raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce], partition_key=PARTITION,
+        resources=_resources(), instance=instance,
         run_config={"ops": {"raw_products_parquet": {"config": {"allow_late_fetch": True}}},
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
@@ -187,7 +189,7 @@ def worker_pipeline(size: int) -> dict[str, Any]:
     sampler.join()
     steps = {e.step_key: e.event_specific_data.duration_ms / 1000  # type: ignore[union-attr]
              for e in result.all_events if e.event_type == DagsterEventType.STEP_SUCCESS}
-    windows = {e.step_key: e.timestamp for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
+    windows = {r.step_key: r.timestamp for r in instance.all_logs(result.run_id, of_type=DagsterEventType.STEP_START)}
     peak_by_step = {}
     for step, start in windows.items():
         end = start + steps.get(step or "", 0.0)

@@ -24,9 +24,17 @@ ecommerce_daily_job = define_asset_job(
     partitions_def=daily_partitions,
     description="raw -> ods -> changes -> mart for one day.",
 )
+warehouse_job = define_asset_job(
+    "warehouse_job",
+    selection=AssetSelection.assets("ods_fct_products", "dm_fct_product_changes", "dm_fct_ecommerce"),
+    partitions_def=daily_partitions,
+    description="Re-derive ODS, changes and mart from the stored raw snapshots: one day, or a range of days "
+                "in one run (tags dagster/asset_partition_range_start / _end), as batched backfills do.",
+)
 product_history_job = define_asset_job(
     "product_history_job", selection=AssetSelection.assets("dm_dim_product_history"),
     description="Bring dm.dim_product_history in line with the ODS snapshots loaded.",
 )
 
-ALL_JOBS = [raw_products_job, ods_products_job, dm_ecommerce_job, ecommerce_daily_job, product_history_job]
+ALL_JOBS = [raw_products_job, ods_products_job, dm_ecommerce_job, ecommerce_daily_job, warehouse_job,
+            product_history_job]

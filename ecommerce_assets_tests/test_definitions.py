@@ -39,7 +39,7 @@ def test_one_daily_partitioning() -> None:
 def test_jobs_and_resources() -> None:
     jobs = {job.name for job in defs.resolve_all_job_defs()} - {"__ASSET_JOB"}
     assert jobs == {"raw_products_job", "ods_products_job", "dm_ecommerce_job", "ecommerce_daily_job",
-                    "product_history_job", "dm_freshness_check_job"}
+                    "warehouse_job", "product_history_job", "dm_freshness_check_job"}
     assert set(defs.resources or {}) == {
         "catalog_api", "lake", "postgres", "duckdb", "s3_parquet_io_manager", "postgres_io_manager",
         "alert_webhook", "freshness", "quality", "retention",
