@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import kombu.utils.url
 import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
@@ -178,9 +179,12 @@ HOSTILE_PASSWORDS = ["p@ss/w%rd#?:x", "a'b\"c", "x y\tz", "%41%", "ü€🔑", "
 @pytest.mark.parametrize("password", HOSTILE_PASSWORDS)
 def test_passwords_with_url_special_characters_reach_every_client_intact(password: str) -> None:
     parts = {**env_of("dagster-code"), "ECOM_PG_PIPELINE_PASSWORD": password, "DAGSTER_PG_PASSWORD": password,
-             "ECOM_PG_ADMIN_PASSWORD": password}
+             "ECOM_PG_ADMIN_PASSWORD": password, "ECOM_RABBITMQ_PASSWORD": password}
     urls = urls_from_parts(parts)
-    assert set(urls) == {"ECOM_PG_DSN", "DAGSTER_PG_URL", "ECOM_PG_ADMIN_DSN"}
+    assert set(urls) == {"ECOM_PG_DSN", "DAGSTER_PG_URL", "ECOM_PG_ADMIN_DSN", "ECOM_CELERY_BROKER_URL"}
+    broker = urls.pop("ECOM_CELERY_BROKER_URL")
+    assert kombu.utils.url.url_to_parts(broker).password == password  # Celery's broker connection
+    assert kombu.utils.url.url_to_parts(broker).hostname == "rabbitmq"
     for url in urls.values():
         assert conninfo_to_dict(url)["password"] == password        # libpq (psycopg, ADBC)
         assert make_url(url).password == password                   # SQLAlchemy (Dagster's storage)

@@ -1,4 +1,4 @@
-"""libpq URLs built from their parts, passwords percent-encoded: a password may hold any character
+"""libpq (and Celery broker) URLs built from their parts, passwords percent-encoded: a password may hold any character
 (`@ / % # ? :` and quotes included) and compose still never pastes it into a URL."""
 
 import os
@@ -31,13 +31,23 @@ def pg_url(user: str, password: str, host: str, port: str, database: str) -> str
     return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(database, safe='')}"
 
 
+def broker_url(user: str, password: str, host: str, port: str) -> str:
+    """The Celery broker (RabbitMQ through py-amqp), default virtual host."""
+    return f"pyamqp://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}//"
+
+
 def urls_from_parts(env: Mapping[str, str]) -> dict[str, str]:
-    """The URLs whose password variable is set and that are not set themselves, when $ECOM_PG_HOST is."""
+    """The URLs whose password variable is set and that are not set themselves: the PostgreSQL ones when
+    $ECOM_PG_HOST is set, the Celery broker's when $ECOM_RABBITMQ_HOST is."""
+    built = {}
+    rabbit, rabbit_password = env.get("ECOM_RABBITMQ_HOST"), env.get("ECOM_RABBITMQ_PASSWORD")
+    if rabbit and rabbit_password and not env.get("ECOM_CELERY_BROKER_URL"):
+        built["ECOM_CELERY_BROKER_URL"] = broker_url(env.get("ECOM_RABBITMQ_USER") or "ecommerce", rabbit_password,
+                                                     rabbit, env.get("ECOM_RABBITMQ_PORT") or "5672")
     host = env.get("ECOM_PG_HOST")
     if not host:
-        return {}
+        return built
     port = env.get("ECOM_PG_PORT") or "5432"
-    built = {}
     for target, parts in URLS.items():
         password = env.get(parts.password_var)
         if env.get(target) or not password:
