@@ -106,7 +106,8 @@ def celery_pool(count: int, pg_dsn: str, s3_endpoint: str, bucket: str, home: Pa
                 "s3": (s3.hostname or "127.0.0.1", s3.port or 80)}
     assert celery_settings()["broker"] == {"env": "ECOM_CELERY_BROKER_URL"}
     common = {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": os.environ.get("HOME", "/root"),
-              "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+              "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+              "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"), "AWS_REGION": "us-east-1",
               "ECOM_S3_BUCKET": bucket, "ECOM_MAX_REJECTED_SHARE": "1", "ECOM_ODS_RETENTION_DAYS": str(ods_retention_days),
               "PYTHONWARNINGS": "ignore", "DAGSTER_DISABLE_TELEMETRY": "1"}
     with ExitStack() as stack:

@@ -47,6 +47,11 @@ class S3LakeResource(ConfigurableResource):
                 read_timeout=self.read_timeout_seconds,
                 retries={"max_attempts": self.max_attempts, "mode": "standard"},
                 s3={"addressing_style": "path"} if self.endpoint() else None,
+                # No flexible checksums unless an operation requires them: an S3-compatible server that
+                # stores a whole object's CRC and returns it on ranged GETs (rclone does) would otherwise
+                # fail Arrow's ranged reads of a small object ("Response checksums mismatch").
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
             ),
         )
 
