@@ -22,6 +22,7 @@ from dagster import DagsterEventType, DagsterInstance
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ecommerce_assets.executors import celery_settings
+from ecommerce_assets.partitions import WAREHOUSE_POOL
 from ecommerce_assets_tests.conftest import REPO_ROOT, write_instance_yaml
 from ecommerce_assets_tests.hosts import Host, Hosts, worker_hosts
 
@@ -146,6 +147,9 @@ def celery_pool(count: int, pg_dsn: str, s3_endpoint: str, bucket: str, home: Pa
             workers.append(worker)
         write_instance_yaml(home, pg_dsn)  # this test process reads the same instance, literally configured
         instance = stack.enter_context(DagsterInstance.from_config(str(home)))
+        # Dagster creates a pool's limit row when a run first uses the pool; runs that start together on a
+        # fresh instance race to create it (UniqueViolation, a failed run): create it before any run.
+        instance.event_log_storage.initialize_concurrency_limit_to_default(WAREHOUSE_POOL)
         _wait_until_ready(launcher_env["ECOM_CELERY_BROKER_URL"], [w.name for w in workers], workers)
         try:
             yield Pool(hosts, workers, launcher_env, instance, backend_db)

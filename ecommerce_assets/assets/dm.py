@@ -25,7 +25,7 @@ from pydantic import Field
 
 from ecommerce_assets.automation import follows_upstream
 from ecommerce_assets.io_managers.partition_map import LazyPartitions, combine_check_results, per_partition
-from ecommerce_assets.io_managers.postgres_table import pg_table_metadata
+from ecommerce_assets.io_managers.postgres_table import PartitionSource, pg_table_metadata
 from ecommerce_assets.partitions import BACKFILL_POLICY, WAREHOUSE_POOL, daily_partitions
 from ecommerce_assets.resources.postgres import PostgresResource
 from ecommerce_assets.resources.quality_settings import QualitySettings
@@ -69,7 +69,9 @@ def partition_counts(postgres: PostgresResource, partition: date) -> PartitionCo
     backfill_policy=BACKFILL_POLICY,
     io_manager_key="postgres_io_manager",
     # one day's rows, or for a backfill range a mapping by day (Dagster cannot check such a union itself)
-    ins={"ods_fct_products": AssetIn(metadata={"columns": list(MART_INPUT_COLUMNS)}, dagster_type=DagsterAny)},
+    # streamed from PostgreSQL into DuckDB's aggregation: a day never sits in memory whole
+    ins={"ods_fct_products": AssetIn(metadata={"columns": list(MART_INPUT_COLUMNS), "stream": True},
+                                     dagster_type=DagsterAny)},
     deps=[AssetDep("dm_fct_product_changes")],
     metadata=pg_table_metadata("dm.fct_ecommerce", "report_date"),
     kinds={"duckdb", "postgres"},
@@ -82,7 +84,8 @@ def partition_counts(postgres: PostgresResource, partition: date) -> PartitionCo
                 "stock, inventory value, average discount and products whose price changed.",
 )
 def dm_fct_ecommerce(
-    context: AssetExecutionContext, config: MartConfig, ods_fct_products: pa.Table | Mapping[str, pa.Table],
+    context: AssetExecutionContext, config: MartConfig,
+    ods_fct_products: PartitionSource | Mapping[str, PartitionSource],
     duckdb: DuckDBResource, postgres: PostgresResource, quality: QualitySettings,
 ) -> Iterator[Any]:
     """Per category and day: product count, total stock, average price and rating, products out of stock,
@@ -116,8 +119,8 @@ def dm_fct_ecommerce(
     def build(key: str) -> pa.Table:
         partition = date.fromisoformat(key)
         price_changed = price_changed_products(postgres, partition)
-        with duckdb.get_connection() as con:
-            mart = build_mart(con, ods[key], partition, price_changed)
+        with duckdb.get_connection() as con, ods[key].open() as rows:
+            mart = build_mart(con, rows, partition, price_changed)
         totals.update({name: sum(v for v in mart.column(name).to_pylist() if v is not None)
                        for name in ("out_of_stock_count", "inventory_value", "price_changes")})
         return mart

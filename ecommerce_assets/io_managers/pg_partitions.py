@@ -30,6 +30,8 @@ from ecommerce_assets.sql import load_composed, load_sql
 Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
 # Runs a query with bind parameters and returns its rows as Arrow (binary protocol).
 FetchArrow = Callable[[str, tuple[object, ...]], pa.Table]
+# The same, as a stream of batches read while the context is open.
+FetchBatches = Callable[[str, tuple[object, ...]], AbstractContextManager[pa.RecordBatchReader]]
 
 
 @dataclass(frozen=True)
@@ -342,10 +344,8 @@ class PartitionAbsent(LookupError):
         self.partition = partition
 
 
-def read_partition(conn: psycopg.Connection, fetch: FetchArrow, table: TableName, partition_column: str,
-                   partition: date, columns: list[str] | None = None) -> pa.Table:
-    """One partition as an Arrow table typed from the catalog. The rows travel in PostgreSQL's binary
-    format (ADBC), so every text value comes back exactly as stored: no text format, no null markers."""
+def _partition_query(conn: psycopg.Connection, table: TableName, partition_column: str, partition: date,
+                     columns: list[str] | None) -> tuple[str, list[Column]]:
     if not partition_loaded(conn, table, partition):
         raise PartitionAbsent(table, partition)
     known = table_columns(conn, table)
@@ -360,9 +360,33 @@ def read_partition(conn: psycopg.Connection, fetch: FetchArrow, table: TableName
         partition_column=sql.Identifier(partition_column),
         order_by=_idents(key),
     ).as_string(conn)
+    return statement, wanted
+
+
+def read_partition(conn: psycopg.Connection, fetch: FetchArrow, table: TableName, partition_column: str,
+                   partition: date, columns: list[str] | None = None) -> pa.Table:
+    """One partition as an Arrow table typed from the catalog. The rows travel in PostgreSQL's binary
+    format (ADBC), so every text value comes back exactly as stored: no text format, no null markers."""
+    statement, wanted = _partition_query(conn, table, partition_column, partition, columns)
     fetched = fetch(statement, (partition.isoformat(),))
     schema = pa.schema([pa.field(c.name, c.arrow_type) for c in wanted])
     return pa.table([_typed_column(fetched.column(c.name), c.arrow_type) for c in wanted], schema=schema)
+
+
+@contextmanager
+def partition_batches(conn: psycopg.Connection, fetch_batches: FetchBatches, table: TableName,
+                      partition_column: str, partition: date,
+                      columns: list[str] | None = None) -> Iterator[pa.RecordBatchReader]:
+    """One partition as a stream of Arrow batches typed like read_partition's (never all in memory)."""
+    statement, wanted = _partition_query(conn, table, partition_column, partition, columns)
+    schema = pa.schema([pa.field(c.name, c.arrow_type) for c in wanted])
+    with fetch_batches(statement, (partition.isoformat(),)) as reader:
+        def typed() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                yield pa.RecordBatch.from_arrays(
+                    [_typed_column(pa.chunked_array([batch.column(c.name)]), c.arrow_type).combine_chunks()
+                     for c in wanted], schema=schema)
+        yield pa.RecordBatchReader.from_batches(schema, typed())
 
 
 def _typed_column(column: pa.ChunkedArray, arrow_type: pa.DataType) -> pa.ChunkedArray:

@@ -1,7 +1,8 @@
 """Stores asset partitions in PostgreSQL tables named by the asset's `pg_table` metadata."""
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeAlias
@@ -10,7 +11,13 @@ import pyarrow as pa
 from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 
 from ecommerce_assets.io_managers.partition_map import LazyPartitions, per_partition
-from ecommerce_assets.io_managers.pg_partitions import PartitionAbsent, TableName, read_partition, write_partition
+from ecommerce_assets.io_managers.pg_partitions import (
+    PartitionAbsent,
+    TableName,
+    partition_batches,
+    read_partition,
+    write_partition,
+)
 from ecommerce_assets.io_managers.row_stream import RowStream
 from ecommerce_assets.migrations import require_current_schema
 from ecommerce_assets.resources.postgres import PostgresResource
@@ -22,6 +29,13 @@ class PartitionWrite:
 
     rows: pa.Table | RowStream  # a stream for a day-partitioned table: read once, never all in memory
     side_tables: Mapping[str, pa.Table] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PartitionSource:
+    """One stored partition, read as a stream of batches while `open()`'s context is open."""
+
+    open: Callable[[], AbstractContextManager[pa.RecordBatchReader]]
 
 
 def pg_table_metadata(table: str, partition_column: str) -> dict[str, str]:
@@ -59,30 +73,46 @@ class PostgresTableIOManager(ConfigurableIOManager):
         context.add_output_metadata({"table": str(table), **({"partitions": len(keys)} if len(keys) > 1 else {}),
                                      **{name: int(n) for name, n in totals.items()}})
 
-    def load_input(self, context: InputContext) -> pa.Table | LazyPartitions[pa.Table]:
-        """One partition: its rows. Several: a mapping by partition key, each read when looked up."""
+    def load_input(self, context: InputContext) -> Any:
+        """One partition: its rows (an Arrow table), or with input metadata `stream: True` a PartitionSource
+        to read them batch by batch. Several partitions: a mapping by partition key, each read when looked
+        up."""
         upstream = context.upstream_output
         if upstream is None:
             raise ValueError("PostgresTableIOManager only loads asset inputs")
         table, partition_column = _target(upstream.definition_metadata)
-        columns = context.definition_metadata.get("columns") if context.definition_metadata else None
+        metadata = context.definition_metadata or {}
+        columns = list(metadata["columns"]) if metadata.get("columns") else None
+        upstream_asset = upstream.asset_key.to_user_string() if upstream.asset_key else str(table)
+
+        def absent(error: PartitionAbsent) -> PartitionAbsent:
+            return PartitionAbsent(error.table, error.partition,
+                                   f"materialize {upstream_asset} for partition {error.partition} first "
+                                   f"({context.asset_key.to_user_string()} is never built from a missing day)")
 
         def load(key: str) -> pa.Table:
-            partition = date.fromisoformat(key)
             with self.postgres.connect() as conn:
                 try:
-                    return read_partition(conn, self.postgres.fetch_arrow, table, partition_column, partition,
-                                          list(columns) if columns else None)
-                except PartitionAbsent as absent:
-                    upstream_asset = upstream.asset_key.to_user_string() if upstream.asset_key else str(table)
-                    raise PartitionAbsent(
-                        absent.table, absent.partition,
-                        f"materialize {upstream_asset} for partition {partition} first "
-                        f"({context.asset_key.to_user_string()} is never built from a missing day)",
-                    ) from None
+                    return read_partition(conn, self.postgres.fetch_arrow, table, partition_column,
+                                          date.fromisoformat(key), columns)
+                except PartitionAbsent as error:
+                    raise absent(error) from None
 
+        def source(key: str) -> PartitionSource:
+            @contextmanager
+            def open_batches() -> Iterator[pa.RecordBatchReader]:
+                try:
+                    with self.postgres.connect() as conn, partition_batches(
+                            conn, self.postgres.fetch_batches, table, partition_column, date.fromisoformat(key),
+                            columns) as reader:
+                        yield reader
+                except PartitionAbsent as error:
+                    raise absent(error) from None
+            return PartitionSource(open_batches)
+
+        make = source if metadata.get("stream") else load
         keys = context.asset_partition_keys
-        return load(keys[0]) if len(keys) == 1 else LazyPartitions(keys, load)
+        return make(keys[0]) if len(keys) == 1 else LazyPartitions(keys, make)
 
 
 def _target(metadata: Mapping[str, Any] | None) -> tuple[TableName, str]:

@@ -49,6 +49,13 @@ class PostgresResource(ConfigurableResource):
             cur.execute(statement, parameters=parameters or None)
             return cur.fetch_arrow_table()
 
+    @contextmanager
+    def fetch_batches(self, statement: str, parameters: tuple[object, ...] = ()) -> Iterator[pa.RecordBatchReader]:
+        """The same as fetch_arrow, as a stream of batches read while the context is open."""
+        with adbc_driver_postgresql.dbapi.connect(self.dsn) as conn, conn.cursor() as cur:
+            cur.execute(statement, parameters=parameters or None)
+            yield cur.fetch_record_batch()
+
     def ingest(self, table: str, rows: pa.Table | pa.RecordBatchReader, schema: str = "staging") -> None:
         """Append `rows` to an existing `schema.table` by binary COPY straight from Arrow (ADBC), committed;
         a reader is streamed batch by batch."""
