@@ -126,7 +126,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
                             for mode in ("arrow", "rest_api"):
                                 print(f"   dlt end to end: {mode}", file=sys.stderr, flush=True)
                                 results.setdefault("dlt_e2e", {}).setdefault(str(size), {})[mode] = _worker(
-                                    "dlt_e2e", env, size=size, mode=mode, page_size=page_size)
+                                    "dlt_e2e", env, size=size, kind=mode, page_size=page_size)
                         if rep == 0 and with_loaders:
                             print("   loaders", file=sys.stderr, flush=True)
                             results["loaders"][str(size)] = _worker("loaders", env, size=size, reps=reps,
@@ -315,10 +315,10 @@ def worker_stages(size: int) -> dict[str, Any]:
     }
 
 
-def worker_dlt_e2e(size: int, mode: str, page_size: int) -> dict[str, Any]:
+def worker_dlt_e2e(size: int, kind: str, page_size: int) -> dict[str, Any]:
     """What a user would pick instead, end to end on the same catalog into PostgreSQL, merging on
-    (snapshot_date, id): dlt's `rest_api` source as documented (mode `rest_api`), or dlt's fastest path, a
-    resource that parses each page with pyarrow and loads Parquet files through ADBC (mode `arrow`). First
+    (snapshot_date, id): dlt's `rest_api` source as documented (kind `rest_api`), or dlt's fastest path, a
+    resource that parses each page with pyarrow and loads Parquet files through ADBC (kind `arrow`). First
     load, then the same catalog again. No raw snapshot, no quarantine, no mart."""
     import io
     import tempfile
@@ -338,7 +338,7 @@ def worker_dlt_e2e(size: int, mode: str, page_size: int) -> dict[str, Any]:
         return record
 
     def source() -> Any:
-        if mode == "rest_api":
+        if kind == "rest_api":
             from dlt.sources.rest_api import rest_api_source
 
             return rest_api_source({
@@ -363,14 +363,14 @@ def worker_dlt_e2e(size: int, mode: str, page_size: int) -> dict[str, Any]:
                 skip += table.num_rows
         return products()
 
-    out: dict[str, Any] = {"mode": mode}
+    out: dict[str, Any] = {"mode": kind}
     with tempfile.TemporaryDirectory() as workdir:
         for phase in ("first", "reload"):
-            pipeline = dlt.pipeline(pipeline_name=f"bench_e2e_{mode}", pipelines_dir=workdir,
+            pipeline = dlt.pipeline(pipeline_name=f"bench_e2e_{kind}", pipelines_dir=workdir,
                                     destination=dlt.destinations.postgres(credentials=dsn),
-                                    dataset_name=f"bench_e2e_{mode}", progress=None)
+                                    dataset_name=f"bench_e2e_{kind}", progress=None)
             started = time.perf_counter()
-            if mode == "rest_api":
+            if kind == "rest_api":
                 pipeline.run(source())
             else:
                 pipeline.run(source(), loader_file_format="parquet")
