@@ -24,52 +24,17 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from dagster import materialize
+from backfill_setup import fresh_database, store_raw  # benchmarks/, next to this script
 from psycopg import sql
 
-from ecommerce_assets.assets import dm_fct_ecommerce, dm_fct_product_changes, ods_fct_products, raw_products_parquet
-from ecommerce_assets.dsn import with_database
-from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
-from ecommerce_assets.migrations import migrate
 from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
-from ecommerce_assets.resources import PostgresResource
-from ecommerce_assets.resources.catalog_api import CatalogApiResource
-from ecommerce_assets.resources.from_env import duckdb_from_env
 from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_assets.resources.quality_settings import QualitySettings
-from ecommerce_assets.resources.retention import RetentionSettings
-from ecommerce_catalog_server import CatalogServer
-from ecommerce_catalog_server.daily import DailyCatalog
 from ecommerce_local.services import persistent_s3
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 FIRST_DAY = date(2025, 1, 1)
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-
-
-def fresh_database(admin: str, name: str) -> str:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = with_database(admin, name)
-    with psycopg.connect(dsn) as conn:
-        migrate(conn)
-    return dsn
-
-
-def store_raw(lake: S3LakeResource, dsn: str, days: list[date], products: int) -> None:
-    with CatalogServer(DailyCatalog(products, days[0])) as server:
-        postgres = PostgresResource(dsn=dsn)
-        resources = {"catalog_api": CatalogApiResource(base_url=server.url, page_size=1000), "lake": lake,
-                     "postgres": postgres, "duckdb": duckdb_from_env(), "quality": QualitySettings(),
-                     "retention": RetentionSettings(), "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
-                     "postgres_io_manager": PostgresTableIOManager(postgres=postgres)}
-        for day in days:
-            server.state.catalog = DailyCatalog(products, day)
-            materialize([raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce],
-                        selection=[raw_products_parquet], partition_key=str(day), resources=resources,
-                        run_config={"ops": {"raw_products_parquet": {"config": {"allow_late_fetch": True}}}})
 
 
 def run(env: dict[str, str], tags: dict[str, str], log: Path) -> None:

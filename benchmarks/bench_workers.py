@@ -23,43 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from dagster import DagsterEventType, DagsterInstance, materialize
+from backfill_setup import fresh_database, store_raw  # benchmarks/, next to this script
+from dagster import DagsterEventType, DagsterInstance
 from psycopg import sql
 
-from ecommerce_assets.assets import dm_fct_ecommerce, dm_fct_product_changes, ods_fct_products, raw_products_parquet
-from ecommerce_assets.dsn import with_database
-from ecommerce_assets.migrations import migrate
 from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
 from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_catalog_server import CatalogServer
-from ecommerce_catalog_server.daily import DailyCatalog
 from ecommerce_local.services import persistent_s3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' worker pool harness
 from ecommerce_assets_tests.celery_pool import celery_pool
-from ecommerce_assets_tests.helpers import make_resources
 
 FIRST_DAY = date(2025, 4, 1)
-
-
-def store_raw(lake: S3LakeResource, dsn: str, days: list[date], products: int) -> None:
-    with CatalogServer(DailyCatalog(products, days[0])) as server:
-        resources = make_resources(lake, dsn, server.url, page_size=1000)
-        for day in days:
-            server.state.catalog = DailyCatalog(products, day)
-            materialize([raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce],
-                        selection=[raw_products_parquet], partition_key=str(day), resources=resources,
-                        run_config={"ops": {"raw_products_parquet": {"config": {"allow_late_fetch": True}}}})
-
-
-def fresh_database(admin: str, name: str) -> str:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = with_database(admin, name)
-    with psycopg.connect(dsn) as conn:
-        migrate(conn)
-    return dsn
 
 
 def backfill(admin: str, name: str, workers: int, endpoint: str, bucket: str, days: list[date]) -> dict[str, Any]:
