@@ -445,14 +445,19 @@ def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
         fn()
         return time.perf_counter() - started
 
-    def updated_tuples() -> int:
-        """Row versions the day's partition has had written (inserted, updated, deleted), plus its rows
-        again if it is a new table (a replaced day): 0 after a reload that wrote nothing."""
+    def day_writes() -> tuple[int, int]:
+        """The day's partition: which table it is, and the row versions written to it (inserted, updated,
+        deleted)."""
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("SELECT pg_stat_force_next_flush()")
             row = conn.execute("SELECT relid::bigint, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables "
                                "WHERE schemaname = 'ods' AND relname = %s", (day_table.split(".")[1],)).fetchone()
-        return (int(row[0]) << 32) + int(row[1]) if row else 0
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def rows_written(before: tuple[int, int], after: tuple[int, int]) -> int:
+        """Row versions a reload wrote: the same table's count grew by them, or the day is a new table (all
+        its rows written)."""
+        return after[1] - before[1] if after[0] == before[0] else n
 
     postgres = PostgresResource(dsn=dsn)
 
@@ -483,11 +488,9 @@ def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
             on_reset()
             firsts.append(timed(load))
             if reload:
-                before = updated_tuples()
+                before = day_writes()
                 reloads.append(timed(load))
-                after = updated_tuples()
-                updates.append(0 if after == before else (after & 0xFFFFFFFF) - (before & 0xFFFFFFFF)
-                               if after >> 32 == before >> 32 else n)
+                updates.append(rows_written(before, day_writes()))
         out[name] = {"first_seconds": statistics.median(firsts)}
         if reload:
             out[name] |= {"reload_seconds": statistics.median(reloads), "reload_row_updates": max(updates)}
