@@ -241,7 +241,7 @@ def worker_stages(size: int) -> dict[str, Any]:
     from ecommerce_assets.resources.from_env import catalog_api_from_env, lake_from_env
     from ecommerce_assets.transforms.mart import MART_INPUT_COLUMNS, build_mart
     from ecommerce_assets.transforms.products import clean_products
-    from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, DuckDBPageParser, page_batch
+    from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, page_parser
 
     client = catalog_api_from_env().client()
     server_seconds = 0.0
@@ -249,7 +249,7 @@ def worker_stages(size: int) -> dict[str, Any]:
 
     def batches() -> Iterator[Any]:
         nonlocal server_seconds, records
-        for page in client.iter_pages(new_parser=lambda: DuckDBPageParser(duckdb.connect())):
+        for page in client.iter_pages(new_parser=lambda: page_parser(duckdb.connect())):
             server_seconds += page.server_seconds
             yield page_batch(page.records, first_index=records, skip=page.skip, fetched_at=page.fetched_at,
                              source_url=page.url)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.transforms.mart import build_mart
 from ecommerce_assets.transforms.products import CleanedProducts, clean_products
-from ecommerce_assets.transforms.raw_snapshot import DuckDBPageParser, page_batch
+from ecommerce_assets.transforms.raw_snapshot import page_batch, page_parser
 from ecommerce_assets_tests import oracle
 from ecommerce_assets_tests.helpers import make_resources, query, run_partition
 from ecommerce_assets_tests.hostile import TIMESTAMPS, Raw, base_product, hostile_catalog, hostile_records, to_json
@@ -27,7 +27,7 @@ COMPARED = ("title", "description", "category", "brand", "sku", "price", "discou
 def run_rules(texts: list[bytes], page_size: int = 1000) -> CleanedProducts:
     """The pipeline's raw parsing of pages as the API serves them, then its ODS rules."""
     con = duckdb.connect()
-    parse = DuckDBPageParser(con)
+    parse = page_parser(con)
     batches = []
     for skip in range(0, len(texts), page_size):
         chunk = texts[skip : skip + page_size]

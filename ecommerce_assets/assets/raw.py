@@ -36,7 +36,7 @@ from ecommerce_assets.partitions import daily_partitions
 from ecommerce_assets.resources.catalog_api import CatalogApiResource, CatalogClient, CatalogFetchError
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.transforms.fetch_window import late_fetch_problem
-from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, DuckDBPageParser, page_batch
+from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, page_parser
 
 PROGRESS_EVERY_SECONDS = 5.0
 
@@ -80,7 +80,7 @@ def snapshot_batches(client: CatalogClient, duckdb: DuckDBResource, stats: Fetch
     last_log = time.monotonic()
     with duckdb.get_connection() as con, closing(client):
         # each fetching thread parses with a connection of its own (DuckDB connections are not shared)
-        for page in client.iter_pages(new_parser=lambda: DuckDBPageParser(con.cursor())):
+        for page in client.iter_pages(new_parser=lambda: page_parser(con.cursor())):
             batch = page_batch(page.records, first_index=stats.records, skip=page.skip,
                                fetched_at=page.fetched_at, source_url=page.url)
             ids = batch.column("product_id")

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import msgspec
 import pyarrow as pa
 
 from ecommerce_assets.sql import load_sql
@@ -58,12 +59,7 @@ RAW_SCHEMA = pa.schema(
 
 def integer_id(record: Any) -> int | None:
     """The record's id when it is a JSON integer that fits BIGINT (a boolean is not an id)."""
-    if not isinstance(record, dict):
-        return None
-    value = record.get("id")
-    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
-        return value
-    return None
+    return integer_id_value(record.get("id")) if isinstance(record, dict) else None
 
 
 def record_json(record: Any) -> str:
@@ -120,6 +116,69 @@ class DuckDBPageParser:
             raise PageShapeError(f"the answer is JSON {type(parsed).__name__}, not an object")
         records = check_products(parsed.get("products"))
         return ParsedPage(total=check_total(parsed.get("total")), count=len(records), records=records_table(records))
+
+
+class _RecordsPage(msgspec.Struct):
+    """A products page with each record kept as the exact bytes it was sent as."""
+
+    products: list[msgspec.Raw]
+    total: int
+
+
+class _IdOnly(msgspec.Struct):
+    id: Any = None
+
+
+class _IdsPage(msgspec.Struct):
+    products: list[_IdOnly]
+
+
+_RECORDS_PAGE = msgspec.json.Decoder(_RecordsPage)
+_IDS_PAGE = msgspec.json.Decoder(_IdsPage)
+_ID_ONLY = msgspec.json.Decoder(_IdOnly)
+
+
+class MsgspecPageParser:
+    """The fast path: msgspec splits a page into each record's exact text (as sent, no re-serialization) and
+    reads the ids, without a Python object per field. A page it refuses — not JSON, not UTF-8, a lone
+    surrogate escape, a `total` that is not an integer — goes to `fallback` (DuckDB's reader, then the
+    standard library), which gives the same records or the same error."""
+
+    def __init__(self, fallback: PageParser) -> None:
+        self.fallback = fallback
+
+    def __call__(self, body: bytes) -> ParsedPage:
+        try:
+            page = _RECORDS_PAGE.decode(body)
+            texts = pa.array([bytes(record) for record in page.products], pa.large_binary()).cast(pa.large_string())
+        except (msgspec.DecodeError, pa.ArrowInvalid):
+            return self.fallback(body)
+        total = check_total(page.total)
+        try:
+            ids = [integer_id_value(record.id) for record in _IDS_PAGE.decode(body).products]
+        except msgspec.DecodeError:  # a record that is not an object, or an id beyond what msgspec reads
+            ids = [_record_id(record) for record in page.products]
+        rows = pa.table([pa.array(ids, pa.int64()), texts], schema=RECORD_SCHEMA)
+        return ParsedPage(total=total, count=rows.num_rows, records=rows)
+
+
+def page_parser(con: duckdb.DuckDBPyConnection) -> PageParser:
+    """The pipeline's parser: msgspec, then DuckDB's reader on `con`, then the standard library."""
+    return MsgspecPageParser(fallback=DuckDBPageParser(con))
+
+
+def integer_id_value(value: Any) -> int | None:
+    """`value` when it is a JSON integer that fits BIGINT (a boolean is not an id)."""
+    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
+        return value
+    return None
+
+
+def _record_id(record: msgspec.Raw) -> int | None:
+    try:
+        return integer_id_value(_ID_ONLY.decode(record).id)
+    except msgspec.DecodeError:  # not an object, or an id msgspec cannot hold: the standard library reads it
+        return integer_id(json.loads(bytes(record)))
 
 
 def page_batch(rows: pa.Table, *, first_index: int, skip: int, fetched_at: datetime, source_url: str) -> pa.RecordBatch:

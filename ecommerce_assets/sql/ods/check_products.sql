@@ -34,7 +34,7 @@ parsed AS (
         try(json_extract(r.record_json, [
             '$.title', '$.description', '$.category', '$.brand', '$.sku',
             '$.price', '$.discountPercentage', '$.rating', '$.stock', '$.availabilityStatus',
-            '$.tags', '$.weight', '$.minimumOrderQuantity', '$.meta.createdAt', '$.meta.updatedAt'
+            '$.tags', '$.weight', '$.minimumOrderQuantity', '$.meta.createdAt', '$.meta.updatedAt', '$.id'
         ])::VARCHAR[]) AS j
     FROM raw_records AS r
     SEMI JOIN latest AS l ON r.record_index = l.record_index
@@ -45,6 +45,9 @@ fields AS (
         j IS NULL AS undecodable,
         j[1] AS title_j, j[2] AS description_j, j[3] AS category_j, j[4] AS brand_j, j[5] AS sku_j,
         j[10] AS availability_status_j, j[11] AS tags_j, j[14] AS created_at_j, j[15] AS updated_at_j,
+        -- the id as this reader sees it (the first `id` of the object) against the one the raw layer read
+        NOT coalesce(regexp_full_match(j[16], '-?[0-9]+') AND TRY_CAST(j[16] AS BIGINT) = product_id, false)
+            AS id_ambiguous,
         CASE WHEN left(j[1], 1) = '"' THEN j[1] ->> '$' END AS title,
         CASE WHEN left(j[2], 1) = '"' THEN j[2] ->> '$' END AS description,
         CASE WHEN left(j[3], 1) = '"' THEN j[3] ->> '$' END AS category_s,
@@ -99,6 +102,9 @@ checked AS (
         CASE
             WHEN undecodable THEN
                 ecom_undecodable_reason(record_json)
+            -- an object naming `id` more than once, with different values: which product it is depends on
+            -- the reader (first or last wins), so it is neither product
+            WHEN id_ambiguous THEN 'id_ambiguous'
             WHEN NOT price_ok THEN 'price_not_numeric'
             WHEN NOT stock_ok THEN 'stock_not_numeric'
             WHEN NOT rating_ok THEN 'rating_not_numeric'
