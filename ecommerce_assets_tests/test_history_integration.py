@@ -3,6 +3,7 @@ reverse, and shuffled with a day missing and a day reloaded after a refetch that
 load, what the automation re-derives (the day's changes and mart, the next loaded day's through the
 sensor, the history) is run. Every final state equals an oracle written independently in the test."""
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -27,6 +28,7 @@ from ecommerce_assets.assets import (
 from ecommerce_assets.io_managers.pg_partitions import TableName, day_partition
 from ecommerce_assets.product_history import sync_history
 from ecommerce_assets.resources.lake import S3LakeResource
+from ecommerce_assets.resources.quality_settings import QualitySettings
 from ecommerce_assets.resources.retention import RetentionSettings
 from ecommerce_assets.sensors import product_changes_next_day_sensor
 from ecommerce_assets_tests import history_oracle as oracle
@@ -38,7 +40,7 @@ from ecommerce_assets_tests.helpers import (
     query,
     run_partition,
 )
-from ecommerce_catalog_server import CatalogServer
+from ecommerce_catalog_server import CatalogServer, JsonTextCatalog
 from ecommerce_catalog_server.daily import DailyCatalog
 
 pytestmark = pytest.mark.integration
@@ -270,6 +272,40 @@ def test_a_backfill_range_with_a_refused_day_writes_no_mart_and_names_the_day(pl
     assert "This run of 3 days wrote none of them" in text
     assert query(platform.pg_dsn, "SELECT count(*) FROM dm.fct_ecommerce") == [(0,)]
     assert query(platform.pg_dsn, "SELECT count(DISTINCT snapshot_date) FROM ods.fct_products") == [(3,)]
+
+
+def test_a_backfill_range_with_one_spoiled_day_fails_that_days_check_and_names_it(platform: Platform) -> None:
+    platform.resources["quality"] = QualitySettings(max_rejected_share=0.05)
+    days = WEEK[:3]
+    spoiled = days[1]
+    records = catalog_of(spoiled).page(0, catalog_of(spoiled).total())
+    bad = {r["id"] for r in records[::2]}  # every other record's price is not a number: half rejected
+    texts = [json.dumps({**r, "price": "n/a"} if r["id"] in bad else r).encode() for r in records]
+    for day in days:
+        platform.server.state.catalog = JsonTextCatalog(texts) if day == spoiled else catalog_of(day)
+        run_partition(platform.resources, str(day), assets=[raw_products_parquet], instance=platform.instance)
+    result = run_range(platform, days[0], days[-1], raise_on_error=False)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    share = checks["ods_fct_products__rejected_share"]
+    assert not share.passed
+    assert share.metadata["partitions"].value == 3
+    assert share.metadata["partitions_failed"].value == [str(spoiled)]
+    assert share.description is not None and share.description.startswith(f"{spoiled}: ")
+    assert share.metadata["sum_rejected"].value == len(bad)
+    assert share.metadata["max_rejected_share"].value == 0.5 and share.metadata["max_threshold"].value == 0.05
+    for name in ("ods_fct_products__accounts_for_every_record", "ods_fct_products__rules_hold"):
+        assert checks[name].passed and checks[name].metadata["partitions_failed"].value == [], name
+    # the ODS kept every day (the spoiled one's bad records quarantined with their reason) ...
+    assert query(platform.pg_dsn, "SELECT snapshot_date, reason, count(*) FROM ods.rejected_products "
+                                  "GROUP BY 1, 2") == [(spoiled, "price_not_numeric", len(bad))]
+    assert query(platform.pg_dsn, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s",
+                 (spoiled,)) == [(len(records) - len(bad),)]
+    # ... and the mart refused the range, naming the day and the flag that accepts it
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    text = str(failure.event_specific_data.error)  # type: ignore[union-attr]
+    assert str(spoiled) in text and "accept_rejected_share" in text
+    assert query(platform.pg_dsn, "SELECT count(*) FROM dm.fct_ecommerce") == [(0,)]
 
 
 def test_retention_drops_old_days_once_the_history_has_them_and_everything_derived_stays_exact(

@@ -41,24 +41,30 @@ def per_partition(keys: Sequence[str], value: T | Mapping[str, T]) -> Mapping[st
 
 def combine_check_results(by_partition: Mapping[str, AssetCheckResult]) -> AssetCheckResult:
     """One check's results over the partitions of one run, as one result: passed when every partition
-    passed, the failing partitions named with what each said, numeric metadata summed. One partition:
-    its result as it is."""
+    passed, the failing partitions named with what each said; counts (integers) summed, and shares and
+    thresholds (floats, which do not add up) as their largest value — the worst day. One partition: its
+    result as it is."""
     results = list(by_partition.values())
     if len(results) == 1:
         return results[0]
     first = results[0]
     failed = {key: result for key, result in by_partition.items() if not result.passed}
-    sums: dict[str, float] = {}
+    sums: dict[str, int] = {}
+    highest: dict[str, float] = {}
     for result in results:
         for name, value in (result.metadata or {}).items():
             number = value.value if isinstance(value, IntMetadataValue | FloatMetadataValue) else value
-            if isinstance(number, int | float) and not isinstance(number, bool):
-                sums[name] = sums.get(name, 0) + number
+            if isinstance(number, bool) or number is None:
+                continue
+            if isinstance(number, int):
+                sums[f"sum_{name}"] = sums.get(f"sum_{name}", 0) + number
+            elif isinstance(number, float):
+                highest[f"max_{name}"] = max(highest.get(f"max_{name}", number), number)
     shown = list(failed.items())[:10]
     description = None if not failed else "; ".join(f"{key}: {result.description or 'failed'}" for key, result in shown) + (
         f"; and {len(failed) - len(shown)} more partitions" if len(failed) > len(shown) else "")
     return AssetCheckResult(
         check_name=first.check_name, passed=not failed, severity=first.severity, description=description,
         metadata={"partitions": len(results), "partitions_failed": MetadataValue.json(sorted(failed)),
-                  **{f"sum_{name}": value for name, value in sums.items()}},
+                  **sums, **highest},
     )
