@@ -77,7 +77,7 @@ def test_every_program_answers_help_without_doing_anything() -> None:
         assert "usage:" in run_help([str(REPO_ROOT / ".venv" / "bin" / name), "--help"])
     for module in TOOLS:
         assert "usage: " in run_help([str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", module, "--help"])
-    scripts = sorted(p.name for p in (REPO_ROOT / "benchmarks").glob("bench_*.py")) + ["fault_report.py"]
+    scripts = [*sorted(p.name for p in (REPO_ROOT / "benchmarks").glob("bench_*.py")), "fault_report.py"]
     assert len(scripts) >= 6
     for script in scripts:
         assert "usage:" in run_help([str(REPO_ROOT / ".venv" / "bin" / "python"), f"benchmarks/{script}", "--help"]), script

@@ -1,16 +1,22 @@
 """The PostgreSQL warehouse: connections from a DSN that only ever comes from the environment."""
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import adbc_driver_manager.dbapi
 import adbc_driver_postgresql.dbapi
 import psycopg
 import pyarrow as pa
-from dagster import ConfigurableResource
-from pydantic import Field
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
 
 from ecommerce_assets.redaction import redact_text, redact_url
 from ecommerce_assets.sql import load_sql
+
+ADBC_KEPT = 4  # as many as one load's parallel COPYs (row_stream.MAX_PARALLEL_COPIES)
+ADBC_IDLE_SECONDS = 30.0
 
 
 class PostgresResource(ConfigurableResource):
@@ -20,6 +26,11 @@ class PostgresResource(ConfigurableResource):
     dsn: str = Field(description="libpq URL of the warehouse, a secret: EnvVar ECOM_PG_DSN")
     application_name: str = Field(default="ecommerce_assets", description="how the pipeline's sessions are named in pg_stat_activity")
     connect_timeout_seconds: int = Field(default=10, description="seconds to open a connection")
+
+    # Opening an ADBC connection costs ~60 ms (the driver reads the server's type catalog), more than a
+    # small day's COPY: the bulk connections are kept for reuse, idle and outside any transaction.
+    _adbc_idle: list[tuple[adbc_driver_manager.dbapi.Connection, float]] = PrivateAttr(default_factory=list)
+    _adbc_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -43,22 +54,58 @@ class PostgresResource(ConfigurableResource):
             conn.execute(load_sql("pg/session.sql"))
             yield conn
 
+    @contextmanager
+    def bulk_connection(self) -> Iterator[adbc_driver_manager.dbapi.Connection]:
+        """An ADBC connection for one bulk read or write: a kept one when there is one (idle for less than
+        ADBC_IDLE_SECONDS), else a new one. Given back with its transaction ended, so an idle connection
+        holds no snapshot and no lock; one that failed is closed, never given to anyone else."""
+        conn = None
+        with self._adbc_lock:
+            while self._adbc_idle and conn is None:
+                kept, since = self._adbc_idle.pop()
+                if time.monotonic() - since < ADBC_IDLE_SECONDS:
+                    conn = kept
+                else:
+                    kept.close()
+        if conn is None:
+            conn = adbc_driver_postgresql.dbapi.connect(self.dsn)
+        try:
+            yield conn
+            conn.rollback()  # a read's transaction; after a commit, nothing
+        except BaseException:
+            conn.close()
+            raise
+        with self._adbc_lock:
+            if len(self._adbc_idle) < ADBC_KEPT:
+                self._adbc_idle.append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def close_bulk_connections(self) -> None:
+        with self._adbc_lock:
+            idle, self._adbc_idle[:] = list(self._adbc_idle), []
+        for conn, _ in idle:
+            conn.close()
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self.close_bulk_connections()
+
     def fetch_arrow(self, statement: str, parameters: tuple[object, ...] = ()) -> pa.Table:
         """Run one query (`$1`-style parameters) and return its rows as Arrow, in the binary protocol."""
-        with adbc_driver_postgresql.dbapi.connect(self.dsn) as conn, conn.cursor() as cur:
+        with self.bulk_connection() as conn, conn.cursor() as cur:
             cur.execute(statement, parameters=parameters or None)
             return cur.fetch_arrow_table()
 
     @contextmanager
     def fetch_batches(self, statement: str, parameters: tuple[object, ...] = ()) -> Iterator[pa.RecordBatchReader]:
         """The same as fetch_arrow, as a stream of batches read while the context is open."""
-        with adbc_driver_postgresql.dbapi.connect(self.dsn) as conn, conn.cursor() as cur:
+        with self.bulk_connection() as conn, conn.cursor() as cur:
             cur.execute(statement, parameters=parameters or None)
             yield cur.fetch_record_batch()
 
     def ingest(self, table: str, rows: pa.Table | pa.RecordBatchReader, schema: str = "staging") -> None:
         """Append `rows` to an existing `schema.table` by binary COPY straight from Arrow (ADBC), committed;
         a reader is streamed batch by batch."""
-        with adbc_driver_postgresql.dbapi.connect(self.dsn) as conn, conn.cursor() as cur:
+        with self.bulk_connection() as conn, conn.cursor() as cur:
             cur.adbc_ingest(table, rows, mode="append", db_schema_name=schema)
             conn.commit()
