@@ -2,6 +2,7 @@
 
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,7 +10,7 @@ import adbc_driver_manager.dbapi
 import adbc_driver_postgresql.dbapi
 import psycopg
 import pyarrow as pa
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
 from ecommerce_assets.redaction import redact_text, redact_url
@@ -17,6 +18,49 @@ from ecommerce_assets.sql import load_sql
 
 ADBC_KEPT = 4  # as many as one load's parallel COPYs (row_stream.MAX_PARALLEL_COPIES)
 ADBC_IDLE_SECONDS = 30.0
+
+
+class BulkConnections:
+    """ADBC connections kept for reuse: at most ADBC_KEPT, each idle for less than ADBC_IDLE_SECONDS."""
+
+    def __init__(self) -> None:
+        self._idle: list[tuple[adbc_driver_manager.dbapi.Connection, float]] = []
+        self._lock = threading.Lock()
+        self._finalizer: weakref.finalize | None = None
+
+    @contextmanager
+    def connection(self, dsn: str, owner: object) -> Iterator[adbc_driver_manager.dbapi.Connection]:
+        """A kept connection when there is one, else a new one; given back with its transaction ended, so an
+        idle connection holds no snapshot and no lock. One that failed is closed, never handed out again."""
+        conn = None
+        with self._lock:
+            if self._finalizer is None:  # the idle connections close when their owner goes, or at exit
+                self._finalizer = weakref.finalize(owner, self.close)
+            while self._idle and conn is None:
+                kept, since = self._idle.pop()
+                if time.monotonic() - since < ADBC_IDLE_SECONDS:
+                    conn = kept
+                else:
+                    kept.close()
+        if conn is None:
+            conn = adbc_driver_postgresql.dbapi.connect(dsn)
+        try:
+            yield conn
+            conn.rollback()  # a read's transaction; after a commit, nothing
+        except BaseException:
+            conn.close()
+            raise
+        with self._lock:
+            if len(self._idle) < ADBC_KEPT:
+                self._idle.append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            conn.close()
 
 
 class PostgresResource(ConfigurableResource):
@@ -28,9 +72,9 @@ class PostgresResource(ConfigurableResource):
     connect_timeout_seconds: int = Field(default=10, description="seconds to open a connection")
 
     # Opening an ADBC connection costs ~60 ms (the driver reads the server's type catalog), more than a
-    # small day's COPY: the bulk connections are kept for reuse, idle and outside any transaction.
-    _adbc_idle: list[tuple[adbc_driver_manager.dbapi.Connection, float]] = PrivateAttr(default_factory=list)
-    _adbc_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    # small day's COPY: the bulk connections are kept for reuse, idle and outside any transaction, and
+    # closed with the resource (or at exit).
+    _bulk: BulkConnections = PrivateAttr(default_factory=BulkConnections)
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -56,39 +100,9 @@ class PostgresResource(ConfigurableResource):
 
     @contextmanager
     def bulk_connection(self) -> Iterator[adbc_driver_manager.dbapi.Connection]:
-        """An ADBC connection for one bulk read or write: a kept one when there is one (idle for less than
-        ADBC_IDLE_SECONDS), else a new one. Given back with its transaction ended, so an idle connection
-        holds no snapshot and no lock; one that failed is closed, never given to anyone else."""
-        conn = None
-        with self._adbc_lock:
-            while self._adbc_idle and conn is None:
-                kept, since = self._adbc_idle.pop()
-                if time.monotonic() - since < ADBC_IDLE_SECONDS:
-                    conn = kept
-                else:
-                    kept.close()
-        if conn is None:
-            conn = adbc_driver_postgresql.dbapi.connect(self.dsn)
-        try:
+        """An ADBC connection for one bulk read or write (see BulkConnections)."""
+        with self._bulk.connection(self.dsn, owner=self) as conn:
             yield conn
-            conn.rollback()  # a read's transaction; after a commit, nothing
-        except BaseException:
-            conn.close()
-            raise
-        with self._adbc_lock:
-            if len(self._adbc_idle) < ADBC_KEPT:
-                self._adbc_idle.append((conn, time.monotonic()))
-                return
-        conn.close()
-
-    def close_bulk_connections(self) -> None:
-        with self._adbc_lock:
-            idle, self._adbc_idle[:] = list(self._adbc_idle), []
-        for conn, _ in idle:
-            conn.close()
-
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        self.close_bulk_connections()
 
     def fetch_arrow(self, statement: str, parameters: tuple[object, ...] = ()) -> pa.Table:
         """Run one query (`$1`-style parameters) and return its rows as Arrow, in the binary protocol."""
