@@ -129,6 +129,18 @@ def run(admin: str, days: int, products: int, reps: int) -> dict[str, Any]:
                         "full_replace": full_replace}}
 
 
+def table(r: dict[str, Any]) -> list[str]:
+    """The run's figures against the floor (within 1.1x of the empty ODS), as a Markdown table."""
+    lines = [f"{r['rows_per_day']:,} ODS rows a day; {r['days']} days stored ({r['ods_size']}); median of {r['reps']}",
+             "| load | empty ODS (s) | with the days stored (s) | ratio |", "|---|---|---|---|"]
+    for label, empty, full, ratio in (("one more day", r["empty_load_s"], r["full_load_s"], r["load_ratio"]),
+                                      ("a stored day replaced (other rows)", r["empty_replace_s"], r["full_replace_s"],
+                                       r["replace_ratio"])):
+        lines.append(f"| {label} | {empty:.2f} | {full:.2f} | {ratio:.2f}× (floor 1.1×: "
+                     f"{'met' if ratio <= 1.1 else '**not met**'}) |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=60)
@@ -137,16 +149,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ods_scale.json")
     args = parser.parse_args()
     admin = os.environ.get("ECOM_BENCH_PG_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
-    r = run(admin, args.days, args.products, args.reps)
-    print(f"\n{r['rows_per_day']:,} ODS rows a day; {r['days']} days stored ({r['ods_size']}); median of {r['reps']}")
-    print("| load | empty ODS (s) | with the days stored (s) | ratio |")
-    print("|---|---|---|---|")
-    for label, empty, full, ratio in (("one more day", r["empty_load_s"], r["full_load_s"], r["load_ratio"]),
-                                      ("a stored day replaced (other rows)", r["empty_replace_s"], r["full_replace_s"],
-                                       r["replace_ratio"])):
-        print(f"| {label} | {empty:.2f} | {full:.2f} | {ratio:.2f}x (floor 1.1x: {'met' if ratio <= 1.1 else 'NOT met'}) |")
+    results = run(admin, args.days, args.products, args.reps)
+    print("\n" + "\n".join(table(results)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(r, indent=2))
+    args.out.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
