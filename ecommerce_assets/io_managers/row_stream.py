@@ -97,7 +97,7 @@ _DONE = object()
 
 def copy_stream(ingest: Ingest, name: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> None:
     """COPY `batches` into `staging.name` over up to MAX_PARALLEL_COPIES connections at once, each taking
-    the next batch when it is ready (at most two batches per connection wait in memory). Every COPY commits
+    the next batch when it is ready (at most one batch per connection waits in memory). Every COPY commits
     on its own: meant for a table that only becomes visible by being attached, dropped if any COPY fails."""
     first = next(batches, None)
     if first is None:
@@ -107,7 +107,7 @@ def copy_stream(ingest: Ingest, name: str, schema: pa.Schema, batches: Iterator[
         ingest(name, pa.Table.from_batches([first], schema))
         return
     parts = max(1, min(MAX_PARALLEL_COPIES, (os.cpu_count() or 1) + 1))
-    waiting: queue.Queue[object] = queue.Queue(maxsize=2 * parts)
+    waiting: queue.Queue[object] = queue.Queue(maxsize=parts)
 
     def take() -> Iterator[pa.RecordBatch]:
         while (item := waiting.get()) is not _DONE:

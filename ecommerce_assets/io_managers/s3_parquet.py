@@ -4,6 +4,7 @@ import os
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,11 +82,9 @@ class S3ParquetIOManager(ConfigurableIOManager):
         fd, spool = tempfile.mkstemp(prefix="lake-", suffix=".parquet")
         os.close(fd)
         try:
-            rows = 0
             with pq.ParquetWriter(spool, stream.schema, compression=self.compression) as writer:
-                for group in row_groups(stream.batches, self.row_group_rows, self.row_group_bytes):
-                    writer.write_table(group, row_group_size=max(group.num_rows, 1))
-                    rows += group.num_rows
+                rows = written_behind(row_groups(stream.batches, self.row_group_rows, self.row_group_bytes),
+                                      lambda group: writer.write_table(group, row_group_size=max(group.num_rows, 1)))
                 writer.add_key_value_metadata(dict(stream.footer()))
             size = os.path.getsize(spool)
             self.lake.client().upload_file(
@@ -145,6 +144,23 @@ def row_groups(batches: Iterable[pa.RecordBatch], max_rows: int, max_bytes: int)
                 pending, rows, size = [], 0, 0
     if pending:
         yield pa.Table.from_batches(pending)
+
+
+def written_behind(groups: Iterator[pa.Table], write: Callable[[pa.Table], None]) -> int:
+    """Each group written on a thread of its own while the next one is gathered (a stream that arrives
+    from the network keeps arriving while a row group is encoded and compressed): at most one group written
+    and one gathered at a time. An error on either side stops both and is raised. The rows written."""
+    rows = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="parquet-write") as pool:
+        writing: Future[None] | None = None
+        for group in groups:
+            if writing is not None:
+                writing.result()
+            writing = pool.submit(write, group)
+            rows += group.num_rows
+        if writing is not None:
+            writing.result()
+    return rows
 
 
 def local_copy(lake: S3LakeResource, key: str) -> pads.Dataset:
