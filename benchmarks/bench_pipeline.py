@@ -89,7 +89,8 @@ def _worker(mode: str, env: dict[str, str], **args: Any) -> dict[str, Any]:
 
 
 def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out: Path,
-                with_loaders: bool = True, concurrency: int = 3, dlt_e2e_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
+                with_loaders: bool = True, concurrency: int = 3, dlt_e2e_sizes: tuple[int, ...] = (),
+                loader_sizes: tuple[int, ...] | None = None) -> dict[str, Any]:
     import psycopg
     from psycopg import sql
 
@@ -127,7 +128,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
                                 print(f"   dlt end to end: {mode}", file=sys.stderr, flush=True)
                                 results.setdefault("dlt_e2e", {}).setdefault(str(size), {})[mode] = _worker(
                                     "dlt_e2e", env, size=size, kind=mode, page_size=page_size)
-                        if rep == 0 and with_loaders:
+                        if rep == 0 and with_loaders and (loader_sizes is None or size in loader_sizes):
                             print("   loaders", file=sys.stderr, flush=True)
                             results["loaders"][str(size)] = _worker("loaders", env, size=size, reps=reps,
                                                                     with_dlt=with_dlt)
@@ -635,6 +636,8 @@ def main() -> None:
                         help="sizes at which dlt's rest_api source and its Arrow path run end to end (comma-separated; "
                              "empty: none)")
     parser.add_argument("--no-loaders", action="store_true", help="stages and materialization only")
+    parser.add_argument("--loader-sizes", default="10000,100000,1000000",
+                        help="sizes at which the ODS loader is compared with naive upsert, dlt and COPY")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
@@ -646,7 +649,8 @@ def main() -> None:
         return
     results = orchestrate([int(s) for s in args.sizes.split(",")], args.reps, args.page_size, not args.no_dlt, args.out,
                           with_loaders=not args.no_loaders, concurrency=args.concurrency,
-                          dlt_e2e_sizes=tuple(int(s) for s in args.dlt_e2e_sizes.split(",") if s))
+                          dlt_e2e_sizes=tuple(int(s) for s in args.dlt_e2e_sizes.split(",") if s),
+                          loader_sizes=tuple(int(s) for s in args.loader_sizes.split(",") if s))
     print("\n".join(report(results)))
     print(f"\nJSON: {args.out}")
 

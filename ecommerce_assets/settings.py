@@ -37,7 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ECOM_EXECUTOR", "in_process", "where a run's steps execute: in_process, multiprocess or celery"),
     Setting("ECOM_CELERY_BROKER_URL", "", "Celery broker, required with ECOM_EXECUTOR=celery", secret=True),
     Setting("ECOM_CELERY_BACKEND_URL", "", "Celery result backend, required with ECOM_EXECUTOR=celery", secret=True),
-    Setting("ECOM_DUCKDB_MEMORY_LIMIT", "512MB", "memory DuckDB may use per transform before spilling to disk"),
+    Setting("ECOM_DUCKDB_MEMORY_LIMIT", "256MB", "memory DuckDB may use per transform before spilling to disk"),
     Setting("ECOM_ODS_RETENTION_DAYS", "0", "ODS snapshot days kept in PostgreSQL (older ones dropped); 0 = all"),
     Setting("ECOM_DM_DEADLINE", "09:00", "when yesterday's mart must exist (HH:MM)"),
     Setting("ECOM_DM_DEADLINE_TZ", "Europe/Moscow", "the time zone of that deadline"),

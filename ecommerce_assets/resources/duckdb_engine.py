@@ -17,7 +17,7 @@ _SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORE
 class DuckDBEngine(DuckDBResource):
     """An in-memory DuckDB per connection, with a memory limit and a spill directory."""
 
-    memory_limit: str = Field(default="512MB", description="memory DuckDB may use per transform before spilling "
+    memory_limit: str = Field(default="256MB", description="memory DuckDB may use per transform before spilling "
                                                            "to the temporary directory ($ECOM_DUCKDB_MEMORY_LIMIT)")
 
     @field_validator("memory_limit")
