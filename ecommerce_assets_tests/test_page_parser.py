@@ -2,6 +2,7 @@
 oracle written here with the standard library only: every record's text and id, whatever the page holds."""
 
 import json
+from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from ecommerce_assets.transforms.raw_snapshot import (
     ParsedPage,
     page_batch,
     page_parser,
+    repeated_ids,
 )
 
 
@@ -131,3 +133,12 @@ def test_an_id_named_twice_is_quarantined_when_the_readers_disagree(make: Any, e
     ambiguous = b'{"products": [{"id": 1, "title": "a", "id": 2}], "total": 1}'
     assert rules(ambiguous, parse) == expected
     assert rules(b'{"products": [{"id": 4, "title": "a", "id": 4}], "total": 1}', parse) == [(4, None)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunks=st.lists(st.lists(st.none() | st.integers(-(2**63), 2**63 - 1) | st.integers(0, 5), max_size=20),
+                       max_size=6))
+def test_repeated_ids_are_those_counted_more_than_once(chunks: list[list[int | None]]) -> None:
+    counted = Counter(v for chunk in chunks for v in chunk if v is not None)
+    ids = pa.chunked_array([pa.array(c, pa.int64()) for c in chunks], pa.int64())
+    assert repeated_ids(ids).to_pylist() == sorted(v for v, n in counted.items() if n > 1)

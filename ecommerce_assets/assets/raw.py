@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dagster import (
     AssetCheckResult,
@@ -36,7 +35,7 @@ from ecommerce_assets.partitions import daily_partitions
 from ecommerce_assets.resources.catalog_api import CatalogApiResource, CatalogClient, CatalogFetchError
 from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_assets.transforms.fetch_window import late_fetch_problem
-from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, page_parser
+from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, page_parser, repeated_ids
 
 PROGRESS_EVERY_SECONDS = 5.0
 
@@ -127,12 +126,11 @@ def _checks(stored_rows: int, api_total: int | None, ids: pa.ChunkedArray) -> It
             f"the stored snapshot holds {stored_rows} records but the API announced {api_total}"),
         metadata={"stored_records": stored_rows, "api_total": -1 if api_total is None else api_total},
     )
-    counts = pc.value_counts(ids.drop_null())
-    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    repeated = repeated_ids(ids)
     yield AssetCheckResult(check_name="raw_products_parquet__unique_ids", passed=len(repeated) == 0,
                            severity=AssetCheckSeverity.WARN,
                            metadata={"duplicated_ids": len(repeated),
-                                     "examples": MetadataValue.json(repeated.field("values").to_pylist()[:20])})
+                                     "examples": MetadataValue.json(repeated.slice(0, 20).to_pylist())})
 
 
 @asset(

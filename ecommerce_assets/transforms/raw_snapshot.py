@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ecommerce_assets.sql import load_sql
 
@@ -179,6 +180,19 @@ def _record_id(record: msgspec.Raw) -> int | None:
         return integer_id_value(_ID_ONLY.decode(record).id)
     except msgspec.DecodeError:  # not an object, or an id msgspec cannot hold: the standard library reads it
         return integer_id(json.loads(bytes(record)))
+
+
+def repeated_ids(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The ids that occur more than once, ascending, each once. By sorting: about three times the ids'
+    own memory (a hash count of 5M ids took 900 MB, sorting 120 MB)."""
+    values = ids.drop_null()
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    ordered = values.take(pc.sort_indices(values))
+    if len(ordered) < 2:
+        return ordered.slice(0, 0)
+    same_as_previous = pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))
+    return pc.unique(ordered.slice(1).filter(same_as_previous))
 
 
 def page_batch(rows: pa.Table, *, first_index: int, skip: int, fetched_at: datetime, source_url: str) -> pa.RecordBatch:
