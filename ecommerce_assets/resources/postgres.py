@@ -46,10 +46,14 @@ class BulkConnections:
             conn = adbc_driver_postgresql.dbapi.connect(dsn)
         try:
             yield conn
-            conn.rollback()  # a read's transaction; after a commit, nothing
         except BaseException:
             conn.close()
             raise
+        try:
+            conn.rollback()  # a read's transaction; after a commit, nothing
+        except adbc_driver_manager.dbapi.Error:  # the work is done; the connection is not kept
+            conn.close()
+            return
         with self._lock:
             if len(self._idle) < ADBC_KEPT:
                 self._idle.append((conn, time.monotonic()))
