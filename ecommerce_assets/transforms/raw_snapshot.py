@@ -143,7 +143,8 @@ class MsgspecPageParser:
     """The fast path: msgspec splits a page into each record's exact text (as sent, no re-serialization) and
     reads the ids, without a Python object per field. A page it refuses — not JSON, not UTF-8, a lone
     surrogate escape, a `total` that is not an integer — goes to `fallback` (DuckDB's reader, then the
-    standard library), which gives the same records or the same error."""
+    standard library), which gives the same records (as JSON values; their text re-serialized) or the same
+    error."""
 
     def __init__(self, fallback: PageParser) -> None:
         self.fallback = fallback
