@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +47,8 @@ def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[sub
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with suppress(ProcessLookupError):  # the group is gone already (a webserver that could not bind)
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -77,11 +78,17 @@ def dagster_stack(tmp_path: Path, pg_dsn: str, lake: S3LakeResource, api_url: st
         stack.enter_context(_process([str(BIN / "dagster-daemon"), "run", "-w", workspace], env, log))
         url = None
         if webserver:
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            stack.enter_context(_process(
-                [str(BIN / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(port)], env, log))
-            wait_for(lambda: _answers(url), 180, "dagster-webserver", log)
+            for attempt in range(3):  # a port found free can be taken (by a code server) before the webserver binds it
+                port = free_port()
+                url = f"http://127.0.0.1:{port}"
+                process = stack.enter_context(_process(
+                    [str(BIN / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(port)], env, log))
+                wait_for(lambda url=url, process=process: _answers(url) or process.poll() is not None,  # type: ignore[misc]
+                         180, "dagster-webserver", log)
+                if process.poll() is None:
+                    break
+                if attempt == 2:
+                    raise AssertionError(f"dagster-webserver exited three times; log:\n{log.read_text()[-4000:]}")
         instance = stack.enter_context(DagsterInstance.from_config(str(home)))
         yield DagsterStack(instance=instance, env=env, log=log, webserver_url=url)
 
