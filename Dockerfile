@@ -1,4 +1,4 @@
-# The project image: the Dagster code location, webserver, daemon and the one-shot init steps.
+# The project image: the Dagster code location, webserver, daemon, workers and the one-shot init steps.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,6 +12,7 @@ WORKDIR /opt/dagster/app
 # Dependencies first (pinned by constraints.txt), so code changes do not reinstall them.
 COPY pyproject.toml constraints.txt README.md ./
 COPY ecommerce_assets ./ecommerce_assets
+COPY ecommerce_deploy ./ecommerce_deploy
 RUN pip install -c constraints.txt . \
     && useradd --system --uid 10001 --home-dir /opt/dagster dagster \
     && mkdir -p /opt/dagster/home \

@@ -27,8 +27,8 @@ import psycopg
 from backfill_setup import fresh_database, store_raw  # benchmarks/, next to this script
 from psycopg import sql
 
+from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
-from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_local.services import persistent_s3
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,10 +94,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, persistent_s3(Path(folder) / "lake") as served:
         os.environ.update(AWS_ACCESS_KEY_ID=served.access_key_id, AWS_SECRET_ACCESS_KEY=served.secret_access_key,
                           AWS_REGION="us-east-1")
-        lake = S3LakeResource(bucket=f"bench-{uuid.uuid4().hex[:8]}", endpoint_url=served.endpoint_url)
+        lake = LakeResource(bucket=f"bench-{uuid.uuid4().hex[:8]}", endpoint_url=served.endpoint_url)
         lake.ensure_bucket()
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("ECOM_", "DAGSTER_"))},
-               "ECOM_S3_ENDPOINT_URL": served.endpoint_url, "ECOM_S3_BUCKET": lake.bucket_name(),
+               "ECOM_S3_ENDPOINT_URL": served.endpoint_url, "ECOM_S3_BUCKET": lake.bucket,
                "PYTHONWARNINGS": "ignore"}
         try:
             print(f"storing {len(days)} raw snapshots of {args.products:,} products …", file=sys.stderr, flush=True)

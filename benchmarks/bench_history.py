@@ -29,17 +29,16 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
+from ecommerce_assets.defs.products.history import sync_history, tidy_history, write_day_changes
 from ecommerce_assets.dsn import with_database
-from ecommerce_assets.io_managers.pg_partitions import TableName, write_partition
-from ecommerce_assets.migrations import migrate
-from ecommerce_assets.product_history import sync_history, tidy_history, write_day_changes
-from ecommerce_assets.resources import PostgresResource
-from ecommerce_assets.transforms.products import clean_products
 from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, records_table
+from ecommerce_assets.warehouse import WarehouseResource, migrate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' support code: resources, oracles, services
+from ecommerce_assets_tests.support.rules import clean_products
 from ecommerce_catalog_server.daily import DailyCatalog
 
 FIRST_DAY = date(2025, 3, 1)
-ODS = TableName("ods", "fct_products")
 
 
 def ods_rows(catalog: DailyCatalog, day: date) -> pa.Table:
@@ -59,12 +58,12 @@ def run(admin_dsn: str, days: int, products: int, at: list[int]) -> dict[str, An
     try:
         with psycopg.connect(dsn) as conn:
             migrate(conn)
-        postgres = PostgresResource(dsn=dsn)
+        postgres = WarehouseResource(dsn=dsn)
         for n in range(1, days + 1):
             day = FIRST_DAY + timedelta(days=n - 1)
             rows = ods_rows(DailyCatalog(products, day), day)
             started = time.perf_counter()
-            write_partition(postgres.connect, postgres.ingest, ODS, "snapshot_date", day, rows, {})
+            postgres.write_day("ods.fct_products", "snapshot_date", day, rows)
             load = time.perf_counter() - started
             started = time.perf_counter()
             with postgres.connect() as conn:  # the assets' sessions (no JIT)
@@ -89,14 +88,14 @@ def run(admin_dsn: str, days: int, products: int, at: list[int]) -> dict[str, An
                                     "changes": sum(changes.counts.values()),
                                     "intervals_stored": int(intervals[0]) if intervals else 0}
         with postgres.connect() as conn:
-            conn.execute("TRUNCATE dm.product_intervals_current, dm.product_intervals_ended, meta.history_applied")
+            conn.execute("TRUNCATE dm.product_intervals_current, dm.product_intervals_ended, meta.applied_loads")
             started = time.perf_counter()
             sync = sync_history(conn)
             results["full_rebuild_s"] = round(time.perf_counter() - started, 3)
             assert len(sync.days) == days
         middle = FIRST_DAY + timedelta(days=days // 2)
         rows = ods_rows(DailyCatalog(products, middle, seed=7), middle)  # the middle day again, other rows
-        write_partition(postgres.connect, postgres.ingest, ODS, "snapshot_date", middle, rows, {})
+        postgres.write_day("ods.fct_products", "snapshot_date", middle, rows)
         with postgres.connect() as conn:
             started = time.perf_counter()
             sync = sync_history(conn)

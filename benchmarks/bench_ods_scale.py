@@ -5,7 +5,7 @@ ODS that holds only that day.
     .venv/bin/python benchmarks/bench_ods_scale.py                         # 60 days x 200,000 products
     .venv/bin/python benchmarks/bench_ods_scale.py --days 10 --products 20000 --reps 2
 
-Every load goes through the pipeline's loader (`write_partition`: the day's own table COPYed, indexed and
+Every load goes through the pipeline's loader (`WarehouseResource.write_day`: the day's own table COPYed, indexed and
 attached; a replaced day compared with the stored one and swapped). The rows are the simulator's catalog
 through the raw rows and the ODS rules, made before any timing. Each figure is the median of --reps loads,
 the empty-ODS references in fresh databases and measured between the loads into the full one, so the
@@ -31,15 +31,14 @@ import pyarrow as pa
 from psycopg import sql
 
 from ecommerce_assets.dsn import with_database
-from ecommerce_assets.io_managers.pg_partitions import TableName, write_partition
-from ecommerce_assets.migrations import migrate
-from ecommerce_assets.resources import PostgresResource
-from ecommerce_assets.transforms.products import clean_products
 from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, records_table
+from ecommerce_assets.warehouse import WarehouseResource, migrate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' support code: resources, oracles, services
+from ecommerce_assets_tests.support.rules import clean_products
 from ecommerce_catalog_server.daily import DailyCatalog
 
 FIRST_DAY = date(2025, 3, 1)
-ODS = TableName("ods", "fct_products")
 
 
 def ods_rows(products: int, day: date, seed: int) -> pa.Table:
@@ -57,26 +56,27 @@ def on_day(rows: pa.Table, day: date) -> pa.Table:
 
 
 @contextmanager
-def warehouse(admin: str) -> Iterator[PostgresResource]:
-    name = f"bench_ods_{uuid.uuid4().hex[:8]}"
+def warehouse(admin: str, prefix: str = "bench_ods") -> Iterator[WarehouseResource]:
+    """A throwaway warehouse database, migrated, dropped afterwards (the sales benchmark's too)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     dsn = with_database(admin, name)
     try:
         with psycopg.connect(dsn) as conn:
             migrate(conn)
-        yield PostgresResource(dsn=dsn)
+        yield WarehouseResource(dsn=dsn)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def load(postgres: PostgresResource, rows: pa.Table, day: date, new: bool = True) -> float:
+def load(postgres: WarehouseResource, rows: pa.Table, day: date, new: bool = True) -> float:
     """Seconds to load `rows` as `day`: a day not stored yet (every row inserted) or one replaced (rows
     written)."""
     dated = on_day(rows, day)
     started = time.perf_counter()
-    stats, _ = write_partition(postgres.connect, postgres.ingest, ODS, "snapshot_date", day, dated, {})
+    stats = postgres.write_day("ods.fct_products", "snapshot_date", day, dated)
     seconds = time.perf_counter() - started
     assert stats.inserted == rows.num_rows if new else stats.inserted + stats.updated + stats.deleted > 0, stats
     return seconds

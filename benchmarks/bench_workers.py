@@ -27,12 +27,12 @@ from backfill_setup import fresh_database, store_raw  # benchmarks/, next to thi
 from dagster import DagsterEventType, DagsterInstance
 from psycopg import sql
 
+from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
-from ecommerce_assets.resources.lake import S3LakeResource
 from ecommerce_local.services import persistent_s3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' worker pool harness
-from ecommerce_assets_tests.celery_pool import celery_pool
+from ecommerce_assets_tests.support.celery_pool import celery_pool
 
 FIRST_DAY = date(2025, 4, 1)
 
@@ -72,14 +72,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, persistent_s3(Path(folder) / "lake") as lake_server:
         os.environ.update(AWS_ACCESS_KEY_ID=lake_server.access_key_id,
                           AWS_SECRET_ACCESS_KEY=lake_server.secret_access_key, AWS_REGION="us-east-1")
-        lake = S3LakeResource(bucket=f"bench-{uuid.uuid4().hex[:8]}", endpoint_url=lake_server.endpoint_url)
+        lake = LakeResource(bucket=f"bench-{uuid.uuid4().hex[:8]}", endpoint_url=lake_server.endpoint_url)
         lake.ensure_bucket()
         try:
             print(f"storing {len(days)} raw snapshots of {args.products:,} products …", file=sys.stderr, flush=True)
             store_raw(lake, fresh_database(admin, name), days, args.products)
             for workers in (int(w) for w in args.workers.split(",")):
                 print(f"backfill on {workers} worker(s) …", file=sys.stderr, flush=True)
-                results.append(backfill(admin, name, workers, lake_server.endpoint_url, lake.bucket_name(), days))
+                results.append(backfill(admin, name, workers, lake_server.endpoint_url, lake.bucket, days))
         finally:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -1,74 +1,78 @@
-"""Asset checks beyond the assets' own: the mart's daily freshness."""
+"""Asset checks evaluated per daily partition: one evaluation for each day of the run — a day, or the range
+of days of a batched backfill — each recorded against its own partition, so a range needs no folding: the
+UI shows which day failed, and a blocking check that fails on any day stops what depends on the asset."""
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckExecutionContext,
-    AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetKey,
     AssetRecordsFilter,
-    AssetSelection,
-    DefaultScheduleStatus,
-    ScheduleDefinition,
+    Output,
     asset_check,
-    define_asset_job,
 )
-
-from ecommerce_assets.assets.dm import dm_fct_ecommerce
-from ecommerce_assets.resources.quality_settings import FreshnessSettings
-
-
-def expected_partition(now: datetime, deadline: time, zone: ZoneInfo) -> date:
-    """The newest daily partition that must exist at `now`. Partitions are UTC days; a day is due at the
-    first deadline (wall-clock time in `zone`) after it has ended in UTC. So at the latest deadline that
-    has passed, every UTC day that had ended by then is due."""
-    local = now.astimezone(zone)
-    today_deadline = datetime.combine(local.date(), deadline, tzinfo=zone)
-    last_deadline = today_deadline if local >= today_deadline else \
-        datetime.combine(local.date() - timedelta(days=1), deadline, tzinfo=zone)
-    return last_deadline.astimezone(UTC).date() - timedelta(days=1)
-
-
-@asset_check(
-    asset=dm_fct_ecommerce,
-    name="dm_fct_ecommerce__yesterday_present",
-    description="Yesterday's mart partition exists once the daily deadline has passed.",
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
 )
-def dm_fct_ecommerce__yesterday_present(
-    context: AssetCheckExecutionContext, freshness: FreshnessSettings
-) -> AssetCheckResult:
-    deadline, zone = freshness.resolved()
-    partition = expected_partition(datetime.now(UTC), deadline, zone).isoformat()
+from dagster._core.definitions.metadata import normalize_metadata
+
+from ecommerce_assets.partitions import daily_partitions
+
+CHECK_OUTPUT = "result"  # the output every @asset_check op declares
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check found on one day."""
+
+    passed: bool
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    description: str | None = None
+
+
+Judge = Callable[[AssetCheckExecutionContext, date], Verdict]
+
+
+def daily_check(asset: AssetKey, name: str, description: str, *, blocking: bool = False,
+                severity: AssetCheckSeverity = AssetCheckSeverity.ERROR, resource_keys: frozenset[str] = frozenset(),
+                config_schema: Any = None, additional_deps: list[AssetKey] | None = None
+                ) -> Callable[[Judge], AssetChecksDefinition]:
+    """An asset check of `asset` that judges each day of the run with the decorated function (reading what is
+    stored, through the resources named in `resource_keys`). Named `<asset>__<rule>`, as every check."""
+
+    def decorator(judge: Judge) -> AssetChecksDefinition:
+        # yields one evaluation per day (and the op's output), which the decorator's type does not foresee
+        @asset_check(asset=asset, name=name, description=description, blocking=blocking,  # type: ignore[arg-type]
+                     partitions_def=daily_partitions, required_resource_keys=set(resource_keys),
+                     config_schema=config_schema, additional_deps=additional_deps)
+        def check(context: AssetCheckExecutionContext) -> Iterator[Any]:
+            for key in context.partition_keys:
+                verdict = judge(context, date.fromisoformat(key))
+                yield AssetCheckEvaluation(
+                    asset_key=asset, check_name=name, passed=verdict.passed,
+                    metadata=normalize_metadata(dict(verdict.metadata)), severity=severity,
+                    description=verdict.description, blocking=blocking, partition=key,
+                    target_materialization_data=_latest_materialization(context, asset, key),
+                )
+            yield Output(None, output_name=CHECK_OUTPUT)
+
+        return check
+
+    return decorator
+
+
+def _latest_materialization(context: AssetCheckExecutionContext, asset: AssetKey,
+                            partition: str) -> AssetCheckEvaluationTargetMaterializationData | None:
     records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey("dm_fct_ecommerce"), asset_partitions=[partition]), limit=1
-    ).records
-    present = bool(records)
-    return AssetCheckResult(
-        passed=present,
-        severity=AssetCheckSeverity.WARN,
-        description=None if present else f"partition {partition} of dm_fct_ecommerce is missing after "
-                                         f"the {deadline:%H:%M} {zone.key} deadline",
-        metadata={
-            "expected_partition": partition,
-            "deadline": f"{deadline:%H:%M} {zone.key}",
-            "materialized_at": (datetime.fromtimestamp(records[0].timestamp, UTC).isoformat()
-                                if present else "never"),
-        },
-    )
-
-
-dm_freshness_job = define_asset_job(
-    "dm_freshness_check_job",
-    selection=AssetSelection.checks(dm_fct_ecommerce__yesterday_present),
-    description="Checks that yesterday's mart exists by the deadline.",
-)
-
-dm_freshness_schedule = ScheduleDefinition(
-    name="dm_freshness_schedule",
-    job=dm_freshness_job,
-    cron_schedule="15 * * * *",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="Hourly: is yesterday's dm_fct_ecommerce partition there once the deadline has passed?",
-)
+        AssetRecordsFilter(asset_key=asset, asset_partitions=[partition]), limit=1).records
+    if not records:
+        return None
+    record = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(run_id=record.run_id, storage_id=record.storage_id,
+                                                         timestamp=record.timestamp)

@@ -1,62 +1,52 @@
-"""The only Definitions of the code location."""
+"""The only Definitions of the code location: every domain's registrations, what they share, and the
+resources — explicit, so the same definitions run on any services (`build_defs`), and from the environment
+for the code location (`defs`)."""
 
-from dagster import Definitions
+from collections.abc import Mapping
+from typing import Any
 
-from ecommerce_assets.assets import (
-    dm_dim_product_history,
-    dm_fct_ecommerce,
-    dm_fct_product_changes,
-    ods_fct_products,
-    raw_products_parquet,
+from dagster import (
+    DefaultSensorStatus,
+    Definitions,
+    ExecutorDefinition,
+    build_sensor_for_freshness_checks,
+    build_time_partition_freshness_checks,
 )
+
 from ecommerce_assets.automation import automation_sensor
-from ecommerce_assets.checks import (
-    dm_fct_ecommerce__yesterday_present,
-    dm_freshness_job,
-    dm_freshness_schedule,
-)
+from ecommerce_assets.defs import products, sales
+from ecommerce_assets.environment import resources_from_env, sensor_pace_from_env
 from ecommerce_assets.executors import executor_from_env
-from ecommerce_assets.io_managers import PostgresTableIOManager, S3ParquetIOManager
-from ecommerce_assets.jobs import ALL_JOBS
-from ecommerce_assets.resources.from_env import (
-    alert_webhook_from_env,
-    catalog_api_from_env,
-    duckdb_from_env,
-    freshness_from_env,
-    lake_from_env,
-    postgres_from_env,
-    quality_from_env,
-    retention_from_env,
-)
-from ecommerce_assets.schedules import raw_products_daily_schedule
-from ecommerce_assets.sensors import product_changes_next_day_sensor, raw_snapshot_s3_sensor, run_failure_alert_sensor
+from ecommerce_assets.pace import DEFAULT_PACE, SensorPace
+from ecommerce_assets.resources.quality_settings import FreshnessSettings
+from ecommerce_assets.sensors import dead_run_sensor, heal_sensor, run_failure_alert_sensor
+from ecommerce_assets.snapshots import lake_snapshot_sensor
+
+DOMAINS = [products, sales]
+FOLLOW_UP_SENSORS = [name for domain in DOMAINS for name in domain.FOLLOW_UP_SENSORS]
 
 
-def build_resources() -> dict[str, object]:
-    """Every resource with every setting explicit (settings.py: the environment, else the documented
-    default; secrets as EnvVar), so the UI's Deployment → Resources page shows the configuration in effect."""
-    lake = lake_from_env()
-    postgres = postgres_from_env()
-    return {
-        "catalog_api": catalog_api_from_env(),
-        "lake": lake,
-        "postgres": postgres,
-        "duckdb": duckdb_from_env(),
-        "s3_parquet_io_manager": S3ParquetIOManager(lake=lake),
-        "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
-        "alert_webhook": alert_webhook_from_env(),
-        "freshness": freshness_from_env(),
-        "quality": quality_from_env(),
-        "retention": retention_from_env(),
-    }
+def freshness(settings: FreshnessSettings, pace: SensorPace = DEFAULT_PACE) -> Definitions:
+    """Dagster's freshness checks of the daily marts, run by their own sensor (never inside a job that
+    materializes the marts): yesterday's partition must exist once the deadline has passed."""
+    deadline, zone = settings.resolved()
+    checks = build_time_partition_freshness_checks(
+        assets=[products.MART], deadline_cron=f"{deadline.minute} {deadline.hour} * * *", timezone=zone.key)
+    sensor = build_sensor_for_freshness_checks(freshness_checks=checks, name="freshness_checks_sensor",
+                                               minimum_interval_seconds=pace.seconds(600), default_status=DefaultSensorStatus.RUNNING)
+    return Definitions(asset_checks=checks, sensors=[sensor])
 
 
-defs = Definitions(
-    assets=[raw_products_parquet, ods_fct_products, dm_fct_product_changes, dm_fct_ecommerce, dm_dim_product_history],
-    asset_checks=[dm_fct_ecommerce__yesterday_present],
-    jobs=[*ALL_JOBS, dm_freshness_job],
-    schedules=[raw_products_daily_schedule, dm_freshness_schedule],
-    sensors=[automation_sensor, raw_snapshot_s3_sensor, run_failure_alert_sensor, product_changes_next_day_sensor],
-    resources=build_resources(),
-    executor=executor_from_env(),
-)
+def build_defs(resources: Mapping[str, Any], executor: ExecutorDefinition | None = None,
+               pace: SensorPace = DEFAULT_PACE) -> Definitions:
+    """Every domain's definitions, the shared sensors and checks, on `resources` (what `resources_from_env`
+    gives: the same keys), the sensors at `pace`."""
+    endpoints = [endpoint for domain in DOMAINS for endpoint in domain.ENDPOINTS]
+    shared = Definitions(sensors=[automation_sensor(pace), lake_snapshot_sensor(endpoints, pace),
+                                  run_failure_alert_sensor(pace), heal_sensor(pace), dead_run_sensor(pace)],
+                         resources=dict(resources), executor=executor)
+    return Definitions.merge(*(domain.definitions(pace) for domain in DOMAINS),
+                             freshness(resources["freshness"], pace), shared)
+
+
+defs = build_defs(resources_from_env(), executor_from_env(), sensor_pace_from_env())

@@ -34,7 +34,8 @@ def describe_error(error: SerializableErrorInfo) -> str:
     message = cause.message.strip()
     if cause.cls_name:  # Dagster's messages repeat the (qualified) class name
         message = re.sub(rf"^([\w.]*\.)?{re.escape(cause.cls_name)}:\s*", "", message)
-    return message if cause.cls_name in (None, "Failure") else f"{cause.cls_name}: {message}"
+    # the project's own failures (a gate, a refusal, a transient fault past its retries) say it all themselves
+    return message if cause.cls_name in (None, "Failure", "StepRetriesSpent") else f"{cause.cls_name}: {message}"
 
 
 def _server(dsn: str) -> tuple[str, str, str]:

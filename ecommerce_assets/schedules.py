@@ -1,10 +1,16 @@
-"""The daily schedule of the raw layer (the old pipeline ran at 05:00 Europe/Moscow)."""
+"""Schedules every domain shares: the daily fetch of raw snapshots (the old pipeline ran at 05:00
+Europe/Moscow), each run for the UTC day that just ended."""
 
 from datetime import UTC, date, timedelta
 
-from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, schedule
-
-from ecommerce_assets.jobs import raw_products_job
+from dagster import (
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    schedule,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 RAW_SCHEDULE_CRON = "0 5 * * *"
 RAW_SCHEDULE_TIMEZONE = "Europe/Moscow"
@@ -15,15 +21,19 @@ def day_that_just_ended(scheduled_at_utc_date: date) -> str:
     return (scheduled_at_utc_date - timedelta(days=1)).isoformat()
 
 
-@schedule(
-    name="raw_products_daily_schedule",
-    cron_schedule=RAW_SCHEDULE_CRON,
-    execution_timezone=RAW_SCHEDULE_TIMEZONE,
-    job=raw_products_job,
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="05:00 Europe/Moscow (02:00 UTC): snapshot the catalog for the UTC day that just ended.",
-)
-def raw_products_daily_schedule(context: ScheduleEvaluationContext) -> RunRequest:
-    scheduled = context.scheduled_execution_time.astimezone(UTC)
-    partition = day_that_just_ended(scheduled.date())
-    return RunRequest(run_key=partition, partition_key=partition)
+def daily_snapshot_schedule(name: str, job: UnresolvedAssetJobDefinition, what: str) -> ScheduleDefinition:
+    """05:00 Europe/Moscow (02:00 UTC): `job` for the UTC day that just ended, once per day (`run_key`)."""
+
+    @schedule(
+        name=name,
+        cron_schedule=RAW_SCHEDULE_CRON,
+        execution_timezone=RAW_SCHEDULE_TIMEZONE,
+        job=job,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description=f"05:00 Europe/Moscow (02:00 UTC): snapshot {what} for the UTC day that just ended.",
+    )
+    def daily(context: ScheduleEvaluationContext) -> RunRequest:
+        partition = day_that_just_ended(context.scheduled_execution_time.astimezone(UTC).date())
+        return RunRequest(run_key=partition, partition_key=partition)
+
+    return daily

@@ -1,134 +1,48 @@
-"""Sensors: raw snapshots dropped into the lake by other systems, the changes of the day after a late or
-reloaded ODS day, and alerts on failed runs."""
+"""Sensors every domain shares: dead runs freed, transient failures run again, alerts for what cannot heal."""
 
-import json
-from datetime import date
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
-    AssetKey,
-    AssetMaterialization,
-    AssetRecordsFilter,
+    AssetSelection,
     DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
-    MetadataValue,
     RunFailureSensorContext,
+    RunRecord,
     RunRequest,
+    RunsFilter,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
+    SkipReason,
     run_failure_sensor,
     sensor,
 )
+from dagster._core.storage.tags import PARTITION_NAME_TAG, SENSOR_NAME_TAG  # on every run of a partition / a sensor
 
 from ecommerce_assets.diagnosis import describe_error
-from ecommerce_assets.lake_keys import RAW_PRODUCTS_LOCATION, snapshot_partition
-from ecommerce_assets.partitions import daily_partitions
-from ecommerce_assets.product_history import next_snapshot
+from ecommerce_assets.failure_classes import Verdict
+from ecommerce_assets.healing import GAVE_UP_TAG, Decision, decisions, run_verdict
+from ecommerce_assets.pace import DEFAULT_PACE, SensorPace
 from ecommerce_assets.resources.alerts import AlertWebhookResource
-from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_assets.resources.postgres import PostgresResource
-
-RAW_KEY = AssetKey("raw_products_parquet")
-ODS_KEY = AssetKey("ods_fct_products")
-CHANGES_KEY = AssetKey("dm_fct_product_changes")
-MART_KEY = AssetKey("dm_fct_ecommerce")
+from ecommerce_assets.resources.quality_settings import HealingSettings
+from ecommerce_assets.run_health import free_dead_runs
 
 
-def _known_etag(context: SensorEvaluationContext, partition: str) -> str | None:
-    """The ETag recorded by the latest materialization of the raw partition (written or reported)."""
-    result = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=RAW_KEY, asset_partitions=[partition]), limit=1
-    )
-    for record in result.records:
-        materialization = record.asset_materialization
-        if materialization is not None and "etag" in materialization.metadata:
-            return str(materialization.metadata["etag"].value).strip('"')
-    return None
+def _fix(verdict: Verdict, partition: str | None, run_id: str) -> str:
+    where = f" --partition {partition}" if partition else ""
+    if verdict.transient:
+        return (f"→ bring the service back, then re-execute run {run_id} from failure in the UI (Runs), or "
+                f"`dagster asset materialize -m ecommerce_assets.definitions --select <asset>{where}`")
+    return (f"→ fix the cause above (docs/operations.md#when-something-fails), then re-execute run {run_id} from "
+            f"failure in the UI, or `dagster asset materialize -m ecommerce_assets.definitions --select <asset>{where}`")
 
 
-@sensor(
-    name="raw_snapshot_s3_sensor",
-    minimum_interval_seconds=60,
-    default_status=DefaultSensorStatus.RUNNING,
-    asset_selection=[RAW_KEY],
-    description="Records a raw snapshot written or replaced in the bucket by another system as a "
-                "materialization of raw_products_parquet for its date, so ODS and mart follow.",
-)
-def raw_snapshot_s3_sensor(context: SensorEvaluationContext, lake: S3LakeResource) -> SensorResult:
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    valid_partitions = set(daily_partitions.get_partition_keys())
-    events: list[AssetMaterialization] = []
-    client = lake.client()
-    pages = client.get_paginator("list_objects_v2").paginate(
-        Bucket=lake.bucket_name(), Prefix=f"{RAW_PRODUCTS_LOCATION.prefix}/"
-    )
-    for page in pages:
-        for obj in page.get("Contents", []):
-            # S3 quotes ETags; some S3-compatible servers (rclone) list them bare
-            key, etag = str(obj["Key"]), str(obj["ETag"]).strip('"')
-            if seen.get(key) == etag:
-                continue
-            seen[key] = etag
-            partition = snapshot_partition(key)
-            if partition is None or partition not in valid_partitions:
-                context.log.warning(f"ignoring {lake.uri(key)}: not a raw snapshot key of a known daily partition")
-                continue
-            if _known_etag(context, partition) == etag:
-                continue  # written by the pipeline itself, or reported already
-            context.log.info(f"external snapshot for {partition}: {lake.uri(key)} ({etag})")
-            events.append(AssetMaterialization(
-                asset_key=RAW_KEY,
-                partition=partition,
-                description="snapshot written to the lake outside Dagster",
-                metadata={
-                    "uri": MetadataValue.path(lake.uri(key)),
-                    "etag": etag,
-                    "bytes": int(obj["Size"]),
-                    "last_modified": str(obj["LastModified"]),
-                    "source": "external",
-                },
-            ))
-    return SensorResult(asset_events=events, cursor=json.dumps(seen, sort_keys=True))
-
-
-@sensor(
-    name="product_changes_next_day_sensor",
-    minimum_interval_seconds=30,
-    default_status=DefaultSensorStatus.RUNNING,
-    asset_selection=[CHANGES_KEY, MART_KEY],
-    description="When an ODS day is loaded or reloaded, the next loaded day's changes (and mart) are derived "
-                "again against it — the declarative automation follows the same day only.",
-)
-def product_changes_next_day_sensor(context: SensorEvaluationContext, postgres: PostgresResource) -> SensorResult:
-    cursor = int(context.cursor or 0)
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=ODS_KEY, after_storage_id=cursor), limit=500, ascending=True
-    ).records
-    requested: dict[str, RunRequest] = {}
-    with postgres.connect() as conn:
-        for record in records:
-            cursor = max(cursor, record.storage_id)
-            if record.partition_key is None:
-                continue
-            following = next_snapshot(conn, date.fromisoformat(record.partition_key))
-            if following is None:
-                continue
-            already = context.instance.fetch_materializations(
-                AssetRecordsFilter(asset_key=CHANGES_KEY, asset_partitions=[str(following)],
-                                   after_storage_id=record.storage_id), limit=1,
-            ).records
-            if already:
-                continue  # derived after this load already
-            requested[str(following)] = RunRequest(
-                run_key=f"{record.partition_key}>{following}@{record.storage_id}",
-                partition_key=str(following), asset_selection=[CHANGES_KEY, MART_KEY],
-            )
-            context.log.info(f"ODS {record.partition_key} loaded: the changes of {following} compare with it now")
-    return SensorResult(run_requests=list(requested.values()), cursor=str(cursor))
-
-
-def failure_message(context: RunFailureSensorContext) -> dict[str, Any]:
-    """What failed, for the log and the webhook: run, job, partition, assets and the errors."""
+def failure_message(context: RunFailureSensorContext, verdict: Verdict | None = None) -> dict[str, Any]:
+    """What failed, for the log and the webhook: run, job, partition, assets, the errors, the cause's class
+    and the fix."""
     run = context.dagster_run
     errors = []
     for event in context.get_step_failure_events():
@@ -140,28 +54,133 @@ def failure_message(context: RunFailureSensorContext) -> dict[str, Any]:
     ).records
     assets = sorted({r.event_log_entry.dagster_event.asset_key.to_user_string() for r in planned
                      if r.event_log_entry.dagster_event and r.event_log_entry.dagster_event.asset_key})
-    partition = run.tags.get("dagster/partition")
+    partition = run.tags.get(PARTITION_NAME_TAG)
     summary = (f"Dagster run {run.run_id} of {run.job_name} failed"
                + (f" for partition {partition}" if partition else "")
                + (f" (assets: {', '.join(assets)})" if assets else ""))
-    return {
-        "text": summary + ("\n" + "\n".join(errors) if errors else f"\n{context.failure_event.message}"),
-        "run_id": run.run_id,
-        "job": run.job_name,
-        "partition": partition,
-        "assets": assets,
-        "errors": errors or [context.failure_event.message or ""],
-    }
+    text = summary + ("\n" + "\n".join(errors) if errors else f"\n{context.failure_event.message}")
+    message: dict[str, Any] = {"run_id": run.run_id, "job": run.job_name, "partition": partition, "assets": assets,
+                               "errors": errors or [context.failure_event.message or ""]}
+    if verdict is not None:
+        text += f"\n{verdict.kind}: {verdict.cause}\n{_fix(verdict, partition, run.run_id)}"
+        message.update({"failure_class": verdict.kind, "cause": verdict.cause})
+    return {"text": text, **message}
 
 
-@run_failure_sensor(
-    name="run_failure_alert_sensor",
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Logs every failed run and posts it to $ECOM_ALERT_WEBHOOK_URL when set.",
-)
-def run_failure_alert_sensor(context: RunFailureSensorContext, alert_webhook: AlertWebhookResource) -> None:
-    message = failure_message(context)
+def run_failure_alert_sensor(pace: SensorPace = DEFAULT_PACE) -> SensorDefinition:
+    return run_failure_sensor(
+        name="run_failure_alert_sensor",
+        minimum_interval_seconds=pace.seconds(30),
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Alerts once for every failed run that cannot heal by itself — a permanent cause, at once (log, "
+                    "and $ECOM_ALERT_WEBHOOK_URL when set); a transient one is left to heal_sensor, which alerts "
+                    "when its window is spent. A run a sensor started (the automation's) that fails for the same day "
+                    "on the same permanent cause as an earlier run is not alerted again.",
+    )(_alert)
+
+
+def _alert(context: RunFailureSensorContext, alert_webhook: AlertWebhookResource, healing: HealingSettings) -> None:
+    record = context.instance.get_run_record_by_id(context.dagster_run.run_id)
+    verdict = run_verdict(context.instance, record) if record is not None else None
+    if verdict is not None and verdict.transient and verdict.rerun and healing.window_hours > 0:
+        context.log.info(f"run {context.dagster_run.run_id} failed on a transient cause ({verdict.cause}): "
+                         "heal_sensor runs it again; no alert unless it cannot heal")
+        return
+    said = _said_already(context.instance, record, verdict) if record is not None else None
+    if said is not None:
+        context.log.info(f"run {context.dagster_run.run_id}, started by {context.dagster_run.tags[SENSOR_NAME_TAG]}, failed "
+                         f"on the same permanent cause as run {said} of the same day, alerted already: no second alert")
+        return
+    message = failure_message(context, verdict)
     context.log.error(message["text"])
+    _send(context, alert_webhook, message)
+
+
+def _said_already(instance: DagsterInstance, record: RunRecord, verdict: Verdict | None) -> str | None:
+    """An earlier failed run of the same day with the same permanent cause, when this run was started by a
+    sensor (the automation, say, taking the day on again): its alert already said everything this one would.
+    A run a person started alerts again."""
+    run = record.dagster_run
+    partition = run.tags.get(PARTITION_NAME_TAG)
+    if verdict is None or verdict.transient or partition is None or SENSOR_NAME_TAG not in run.tags:
+        return None
+    for other in instance.get_run_records(RunsFilter(tags={PARTITION_NAME_TAG: partition},
+                                                     statuses=[DagsterRunStatus.FAILURE])):
+        if other.dagster_run.run_id == run.run_id or other.create_timestamp >= record.create_timestamp:
+            continue
+        earlier = run_verdict(instance, other)
+        if not earlier.transient and earlier.cause == verdict.cause:
+            return other.dagster_run.run_id
+    return None
+
+
+def _send(context: Any, alert_webhook: AlertWebhookResource, message: dict[str, Any]) -> None:
     outcome = alert_webhook.send(message)
     if outcome.startswith("failed"):
         context.log.warning(f"alert webhook {outcome}; the failure is in the log above")
+
+
+def _gave_up_message(decision: Decision, hours: float) -> dict[str, Any]:
+    assets = [key.to_user_string() for key in decision.assets]
+    text = (f"Dagster run {decision.run_id} for {decision.where()} could not heal in {hours:g} h "
+            f"({decision.attempt} re-runs; assets not materialized: {', '.join(assets)})\n"
+            f"transient: {decision.verdict.cause}\n{_fix(decision.verdict, decision.partition, decision.run_id)}")
+    return {"text": text, "run_id": decision.run_id, "partition": decision.partition, "assets": assets,
+            "failure_class": "transient", "cause": decision.verdict.cause, "errors": [decision.verdict.cause]}
+
+
+def heal_sensor(pace: SensorPace = DEFAULT_PACE) -> SensorDefinition:
+    return sensor(
+        name="heal_sensor",
+        minimum_interval_seconds=pace.seconds(30),
+        default_status=DefaultSensorStatus.RUNNING,
+        asset_selection=AssetSelection.all(),
+        description="Runs again what a run that failed on a transient cause did not materialize, same partition, "
+                    "after 2, 4, 8 … 60 minutes, for $ECOM_HEAL_WINDOW hours (default 6); then alerts once.",
+    )(_heal)
+
+
+def _heal(context: SensorEvaluationContext, alert_webhook: AlertWebhookResource,
+          healing: HealingSettings) -> SensorResult | SkipReason:
+    window = healing.window()
+    if not window:
+        return SkipReason("ECOM_HEAL_WINDOW=0: failed runs are not run again")
+    requests = []
+    waiting = 0
+    graph = context.repository_def.asset_graph if context.repository_def else None
+    for decision in decisions(context.instance, datetime.now(UTC), window, healing.first_delay()):
+        if decision.action == "wait":
+            waiting += 1
+        elif decision.action == "give_up":
+            context.instance.add_run_tags(decision.run_id, {GAVE_UP_TAG: "true"})
+            message = _gave_up_message(decision, window.total_seconds() / 3600)
+            context.log.error(message["text"])
+            _send(context, alert_webhook, message)
+        else:
+            context.log.info(f"running {decision.where()} again (re-run {decision.attempt + 1}) after run "
+                             f"{decision.run_id} failed: {decision.verdict.cause}")
+            # a multi-asset is run whole: what it did not materialize with the assets it makes alongside
+            assets = (sorted(AssetSelection.assets(*decision.assets).required_multi_asset_neighbors().resolve(graph),
+                             key=lambda key: key.to_user_string()) if graph is not None else decision.assets)
+            requests.append(RunRequest(run_key=f"heal:{decision.heals}:{decision.attempt + 1}",
+                                       asset_selection=assets, partition_key=decision.partition, tags=decision.tags()))
+    if not requests:
+        return SkipReason(f"{waiting} failed runs wait for their next re-run" if waiting else "nothing to heal")
+    return SensorResult(run_requests=requests)
+
+
+def dead_run_sensor(pace: SensorPace = DEFAULT_PACE) -> SensorDefinition:
+    return sensor(
+        name="dead_run_sensor",
+        minimum_interval_seconds=pace.seconds(60),
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Marks failed every run of this host whose process is gone (killed, lost) and frees its pool "
+                    "slots, so later runs do not wait for ever; heal_sensor then runs it again.",
+    )(_free_dead_runs)
+
+
+def _free_dead_runs(context: SensorEvaluationContext) -> SkipReason:
+    freed = free_dead_runs(context.instance, "dead_run_sensor")
+    for run in freed:
+        context.log.warning(run.line())
+    return SkipReason(f"freed {len(freed)} dead runs" if freed else "no dead run")

@@ -23,8 +23,9 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("ECOM_API_BASE_URL", "https://dummyjson.com", "catalog API root (DummyJSON shape)"),
-    Setting("ECOM_API_PAGE_SIZE", "100", "products per request"),
+    Setting("ECOM_API_BASE_URL", "https://dummyjson.com", "shop API root (DummyJSON shape)"),
+    Setting("ECOM_API_SOURCE_NAME", "", "how raw snapshots name their source (provenance); unset: the base URL"),
+    Setting("ECOM_API_PAGE_SIZE", "100", "records per request"),
     Setting("ECOM_API_MAX_RECORDS", "5000000", "largest catalog accepted before the fetch fails"),
     Setting("ECOM_API_CONCURRENCY", "1", "requests in flight at once (1 for the public API's rate limit)"),
     Setting("ECOM_S3_BUCKET", "ecommerce-lake", "lake bucket"),
@@ -32,6 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AWS_REGION", "us-east-1", "S3 region"),
     Setting("ECOM_PG_DSN", "", "warehouse PostgreSQL, libpq URL", secret=True),
     Setting("ECOM_ALERT_WEBHOOK_URL", "", "where failed runs are posted (JSON); unset: only logged", secret=True),
+    Setting("ECOM_PII_KEY", "", "HMAC-SHA256 key of customer keys (e-mail addresses hashed); unset: users not fetched",
+            secret=True),
     Setting("ECOM_MAX_REJECTED_SHARE", "0.05", "rejected share above which the mart refuses the day"),
     Setting("ECOM_MAX_CATALOG_SHRINK", "0.5", "day-over-day shrink above which the mart refuses the day"),
     Setting("ECOM_EXECUTOR", "in_process", "where a run's steps execute: in_process, multiprocess or celery"),
@@ -39,6 +42,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ECOM_CELERY_BACKEND_URL", "", "Celery result backend, required with ECOM_EXECUTOR=celery", secret=True),
     Setting("ECOM_DUCKDB_MEMORY_LIMIT", "256MB", "memory DuckDB may use per transform before spilling to disk"),
     Setting("ECOM_ODS_RETENTION_DAYS", "0", "ODS snapshot days kept in PostgreSQL (older ones dropped); 0 = all"),
+    Setting("ECOM_STEP_RETRIES", "5", "retries of a step after a transient fault (5 s, doubling, ±50% jitter); 0 = off"),
+    Setting("ECOM_HEAL_WINDOW", "6.0", "hours a day failed on a transient fault is run again (growing delays); 0 = off"),
+    Setting("ECOM_HEAL_FIRST_DELAY", "2.0", "minutes before a failed day's first re-run (then doubling, at most 60)"),
+    Setting("ECOM_SENSOR_INTERVAL_SCALE", "1.0", "multiplies every sensor's interval (automation 15 s, heal 30 s, "
+            "freshness 10 min …); at least 5 s"),
     Setting("ECOM_DM_DEADLINE", "09:00", "when yesterday's mart must exist (HH:MM)"),
     Setting("ECOM_DM_DEADLINE_TZ", "Europe/Moscow", "the time zone of that deadline"),
 )

@@ -1,6 +1,9 @@
-"""Real services for the tests: PostgreSQL (a throwaway database per test), an S3 server on loopback (a
-throwaway bucket per test) and the bundled catalog server."""
+"""Real services for the tests: PostgreSQL (a throwaway database per test, copied from a migrated template),
+an S3 server on loopback (a throwaway bucket per test) and the bundled catalog server. Every test belongs to
+one tier, by its folder: unit/, integration/, system/, and soak/ (long runs at production durations, only with
+`--soak`)."""
 
+import hashlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -8,19 +11,51 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import yaml
 from dagster import DagsterInstance
 from psycopg import sql
 
 from ecommerce_assets.dsn import with_database
-from ecommerce_assets.migrations import migrate
-from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_assets_tests.helpers import clean_env
+from ecommerce_assets.lake import LakeResource
+from ecommerce_assets.warehouse import migrate
+from ecommerce_assets.warehouse.migrations import migration_names
+from ecommerce_assets_tests.support.helpers import REPO_ROOT, clean_env, write_instance_yaml
+from ecommerce_assets_tests.support.services import embedded_s3, postgres_answers
 from ecommerce_catalog_server import CatalogServer, GeneratedCatalog
-from ecommerce_local.services import embedded_postgres, embedded_s3, persistent_s3, postgres_answers
+from ecommerce_local.services import embedded_postgres, persistent_s3
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEST_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+TIERS = ("unit", "integration", "system", "soak")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", action="store_true",
+                     help="run only the soak tier: minutes-long runs at production durations (./scripts/test.sh --soak)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test is marked with the tier of its folder; a test outside the tier folders is an error. The slowest
+    tier is collected first, so that on several workers its long tests start first and the unit tests fill in
+    around them (the suite's wall time is then close to its work divided by the workers). The soak tier runs
+    alone, with `--soak`, and never otherwise (it would double the suite's time)."""
+    for item in items:
+        tier = Path(str(item.path)).parent.name
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in one of {', '.join(TIERS)}/ (their tier)")
+        item.add_marker(getattr(pytest.mark, tier))
+    soak = config.getoption("--soak")
+    deselected = [item for item in items if (Path(str(item.path)).parent.name == "soak") != soak]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
+    items.sort(key=lambda item: -TIERS.index(Path(str(item.path)).parent.name))
+
+
+@pytest.fixture(autouse=True)
+def _no_step_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs made by a test fail at once on a transient fault — a fault is what most such tests are about, and
+    five retries would take minutes; the tests of the retries turn them on themselves. (Processes a test starts
+    with `clean_env()` get the platform's default.)"""
+    monkeypatch.setenv("ECOM_STEP_RETRIES", "0")
 
 
 @pytest.fixture(scope="session")
@@ -34,17 +69,46 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield embedded
 
 
+def _template_name() -> str:
+    """The migrated template's name: it changes whenever a migration file does."""
+    digest = hashlib.sha256()
+    for name in migration_names():
+        digest.update(name.encode())
+        digest.update((REPO_ROOT / "ecommerce_assets/warehouse/sql/migrations" / name).read_bytes())
+    return f"ecom_template_{digest.hexdigest()[:12]}"
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_dsn: str) -> str:
+    """A database with every migration applied, made once (whichever test worker comes first, under an
+    advisory lock) and copied for each test: CREATE DATABASE … TEMPLATE takes a fraction of migrating."""
+    name = _template_name()
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('ecommerce test template'))")
+        try:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                building = f"{name}_building"
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(building)))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
+                with psycopg.connect(with_database(pg_admin_dsn, building)) as template:
+                    migrate(template)  # a set-up step, as in every deployment: runs only check the schema
+                conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(building), sql.Identifier(name)))
+            for (old,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'ecom\\_template\\_%%' "
+                                       "AND datname <> %s", (name,)).fetchall():
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(old)))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('ecommerce test template'))")
+    return name
+
+
 @pytest.fixture
-def pg_dsn(pg_admin_dsn: str) -> Iterator[str]:
+def pg_dsn(pg_admin_dsn: str, pg_template: str) -> Iterator[str]:
     """A fresh, migrated warehouse database for this test, dropped afterwards."""
     name = f"ecom_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = with_database(pg_admin_dsn, name)
-    with psycopg.connect(dsn) as conn:
-        migrate(conn)  # a set-up step, as in every deployment: runs only check the schema
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(pg_template)))
     try:
-        yield dsn
+        yield with_database(pg_admin_dsn, name)
     finally:
         with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -74,27 +138,26 @@ def rclone_endpoint(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture
-def lake(s3_endpoint: str) -> Iterator[S3LakeResource]:
+def lake(s3_endpoint: str) -> Iterator[LakeResource]:
     """A fresh bucket for this test, emptied and removed afterwards."""
     yield from throwaway_bucket(s3_endpoint)
 
 
 @pytest.fixture(params=["moto", "rclone"])
-def any_lake(request: pytest.FixtureRequest, s3_endpoint: str) -> Iterator[S3LakeResource]:
+def any_lake(request: pytest.FixtureRequest, s3_endpoint: str) -> Iterator[LakeResource]:
     """A fresh bucket on each S3 server the project runs on: moto (tests) and rclone (the local platform)."""
     endpoint = s3_endpoint if request.param == "moto" else request.getfixturevalue("rclone_endpoint")
     yield from throwaway_bucket(endpoint)
 
 
-def throwaway_bucket(endpoint: str) -> Iterator[S3LakeResource]:
-    resource = S3LakeResource(bucket=f"test-{uuid.uuid4().hex[:16]}", endpoint_url=endpoint)
+def throwaway_bucket(endpoint: str) -> Iterator[LakeResource]:
+    resource = LakeResource(bucket=f"test-{uuid.uuid4().hex[:16]}", endpoint_url=endpoint)
     resource.ensure_bucket()
     yield resource
-    client = resource.client()
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=resource.bucket_name()):
-        for obj in page.get("Contents", []):
-            client.delete_object(Bucket=resource.bucket_name(), Key=obj["Key"])
-    client.delete_bucket(Bucket=resource.bucket_name())
+    client = resource.get_client()
+    for key, _, _ in resource.objects(""):
+        client.delete_object(Bucket=resource.bucket, Key=key)
+    client.delete_bucket(Bucket=resource.bucket)
 
 
 @pytest.fixture
@@ -113,13 +176,6 @@ def dagster_instance(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> I
         yield instance
 
 
-def write_instance_yaml(home: Path, pg_dsn: str) -> None:
-    """The repository's dagster.yaml, with the storage pointed at `pg_dsn` instead of $DAGSTER_PG_URL."""
-    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
-    config["storage"]["postgres"]["postgres_url"] = pg_dsn
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-
-
 @pytest.fixture
 def empty_database(pg_admin_dsn: str) -> Iterator[str]:
     """A throwaway database with nothing in it (Dagster's instance storage for one test)."""
@@ -134,7 +190,7 @@ def empty_database(pg_admin_dsn: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def services_env(pg_dsn: str, empty_database: str, lake: S3LakeResource, s3_endpoint: str) -> dict[str, str]:
+def services_env(pg_dsn: str, empty_database: str, lake: LakeResource, s3_endpoint: str) -> dict[str, str]:
     """Variables naming this test's own warehouse, Dagster database and bucket (configured services)."""
     return clean_env(ECOM_PG_DSN=pg_dsn, DAGSTER_PG_URL=empty_database, ECOM_S3_ENDPOINT_URL=s3_endpoint,
-                     ECOM_S3_BUCKET=lake.bucket_name(), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+                     ECOM_S3_BUCKET=lake.bucket, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")

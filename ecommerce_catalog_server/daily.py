@@ -27,7 +27,7 @@ EPOCH = date(2025, 1, 1)
 _MASK = (1 << 64) - 1
 
 
-def _mix(*parts: int) -> int:
+def mix(*parts: int) -> int:
     """splitmix64 over the parts: a fast, well-spread 64-bit hash of small integers."""
     h = 0x9E3779B97F4A7C15
     for part in parts:
@@ -37,12 +37,12 @@ def _mix(*parts: int) -> int:
     return h
 
 
-def _unit(*parts: int) -> float:
-    return _mix(*parts) / 2**64
+def unit(*parts: int) -> float:
+    return mix(*parts) / 2**64
 
 
 @lru_cache(maxsize=250_000)
-def _base_product(product_id: int, seed: int) -> dict[str, Any]:
+def base_product(product_id: int, seed: int) -> dict[str, Any]:
     """The fields that never change (shared across days: do not modify; `product` copies it)."""
     return generate_product(product_id, seed)
 
@@ -64,12 +64,12 @@ class DailyCatalog:
         return (self.day - EPOCH).days
 
     def _generation(self, slot: int) -> int:
-        lifetime = 200 + _mix(self.seed, slot, 20) % 401
-        return (self.day_number + _mix(self.seed, slot, 21) % lifetime) // lifetime
+        lifetime = 200 + mix(self.seed, slot, 20) % 401
+        return (self.day_number + mix(self.seed, slot, 21) % lifetime) // lifetime
 
     def _away(self, product_id: int) -> bool:
-        block = 5 + _mix(self.seed, product_id, 1) % 11
-        return _unit(self.seed, product_id, 2, self.day_number // block) < 0.01
+        block = 5 + mix(self.seed, product_id, 1) % 11
+        return unit(self.seed, product_id, 2, self.day_number // block) < 0.01
 
     def present(self, product_id: int) -> bool:
         slot, generation = (product_id - 1) % self.size + 1, (product_id - 1) // self.size
@@ -83,23 +83,23 @@ class DailyCatalog:
     def state(self, product_id: int) -> dict[str, Any]:
         """The fields that change from day to day, for a product present on this day."""
         n, seed, p = self.day_number, self.seed, product_id
-        base = _base_product(p, seed)
-        period = 20 + _mix(seed, p, 3) % 41
-        epoch = (n + _mix(seed, p, 4) % period) // period
-        price = round(float(base["price"]) * (0.9 + 0.2 * _unit(seed, p, 5, epoch)), 2)
-        cycle = 10 + _mix(seed, p, 6) % 31
-        level = 20 + _mix(seed, p, 7) % 130
-        every = 1 + _mix(seed, p, 8) % 5
-        t = (n + _mix(seed, p, 9) % cycle) % cycle
+        base = base_product(p, seed)
+        period = 20 + mix(seed, p, 3) % 41
+        epoch = (n + mix(seed, p, 4) % period) // period
+        price = round(float(base["price"]) * (0.9 + 0.2 * unit(seed, p, 5, epoch)), 2)
+        cycle = 10 + mix(seed, p, 6) % 31
+        level = 20 + mix(seed, p, 7) % 130
+        every = 1 + mix(seed, p, 8) % 5
+        t = (n + mix(seed, p, 9) % cycle) % cycle
         per_sale = max(1, round(level * every / (cycle * 0.8)))
         stock = max(0, level - per_sale * (t // every))
         category = str(base["category"])
-        if _unit(seed, p, 10, n // 30) < 0.02:
-            category = CATEGORIES[(CATEGORIES.index(category) + 1 + _mix(seed, p, 11) % 5) % len(CATEGORIES)]
+        if unit(seed, p, 10, n // 30) < 0.02:
+            category = CATEGORIES[(CATEGORIES.index(category) + 1 + mix(seed, p, 11) % 5) % len(CATEGORIES)]
         return {"price": price, "stock": stock, "availabilityStatus": status_of(stock), "category": category}
 
     def product(self, product_id: int) -> dict[str, Any]:
-        record = dict(_base_product(product_id, self.seed))
+        record = dict(base_product(product_id, self.seed))
         record.update(self.state(product_id))
         record["tags"] = [record["category"].split("-")[0], record["tags"][1]]
         return record

@@ -1,4 +1,4 @@
-"""A threaded HTTP server answering like dummyjson.com's /products endpoints."""
+"""A threaded HTTP server answering like dummyjson.com: /products (and its category lists), /carts, /users."""
 
 import json
 import socket
@@ -21,7 +21,8 @@ DEFAULT_LIMIT = 30  # dummyjson's page size when `limit` is not given
 class ServerState:
     """What the server serves; tests swap `catalog` and `faults` between runs."""
 
-    catalog: Catalog
+    catalog: Catalog  # /products
+    collections: dict[str, Catalog] = field(default_factory=dict)  # the other paths: "carts", "users"
     faults: FaultPlan = field(default_factory=FaultPlan)
     max_limit: int | None = None  # cap on records per page, like a server that ignores large limits
     page_cache: dict[tuple[int, int], bytes] = field(default_factory=dict)
@@ -55,7 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
             ]
             self._send_json(body)
             return
-        if url.path != "/products":
+        name = url.path.strip("/")
+        collection = state.catalog if name == "products" else state.collections.get(name)
+        if collection is None:
             self._send_json({"message": f"Route GET:{url.path} not found"}, HTTPStatus.NOT_FOUND)
             return
         started = time.perf_counter()
@@ -68,24 +71,24 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send_json({"message": "limit and skip must be integers"}, HTTPStatus.BAD_REQUEST)
             return
-        total = state.catalog.total()
+        total = collection.total()
         if limit <= 0:
             limit = total
         if state.max_limit is not None:
             limit = min(limit, state.max_limit)
         fault = state.faults.fault_for(number)
-        cached = state.page_cache.get((skip, limit)) if fault is None else None
+        cached = state.page_cache.get((skip, limit)) if fault is None and name == "products" else None
         if cached is not None:
             self._send_bytes(cached, "application/json", headers=_server_timing(started))
             return
-        if isinstance(state.catalog, JsonTextCatalog):
-            texts = state.catalog.page_bytes(max(skip, 0), limit)
-            body = b'{"products":[' + b",".join(texts) + \
+        if isinstance(collection, JsonTextCatalog):
+            texts = collection.page_bytes(max(skip, 0), limit)
+            body = f'{{"{name}":['.encode() + b",".join(texts) + \
                 f'],"total":{total},"skip":{skip},"limit":{len(texts)}}}'.encode()
             self._send_bytes(body, "application/json", headers=_server_timing(started))
             return
-        products = state.catalog.page(max(skip, 0), limit)
-        payload = {"products": products, "total": total, "skip": skip, "limit": len(products)}
+        records = collection.page(max(skip, 0), limit)
+        payload = {name: records, "total": total, "skip": skip, "limit": len(records)}
         if fault is not None and self._inject(fault, payload):
             return
         self._send_json(payload, headers=_server_timing(started))
@@ -145,9 +148,10 @@ class CatalogServer:
     """Runs the catalog server on a background thread: `with CatalogServer(catalog) as server: server.url`."""
 
     def __init__(self, catalog: Catalog | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 faults: FaultPlan | None = None, max_limit: int | None = None, verbose: bool = False) -> None:
+                 faults: FaultPlan | None = None, max_limit: int | None = None, verbose: bool = False,
+                 collections: dict[str, Catalog] | None = None) -> None:
         self.state = ServerState(catalog=catalog or GeneratedCatalog(size=194), faults=faults or FaultPlan(),
-                                 max_limit=max_limit)
+                                 max_limit=max_limit, collections=dict(collections or {}))
         self._httpd = _Server((host, port), self.state, verbose)
         self._thread: threading.Thread | None = None
 

@@ -9,9 +9,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ecommerce_assets.diagnosis import SetupProblem, postgres_problem, s3_problem
 from ecommerce_assets.dsn import same_database
+from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.partitions import PARTITIONS_START
-from ecommerce_assets.resources.from_env import lake_from_env
-from ecommerce_assets.resources.lake import S3LakeResource
 
 API_TIMEOUT_SECONDS = 8.0
 OFFLINE_HINT = "\n  → without internet, run with --offline: the bundled catalog server stands in for the API"
@@ -51,17 +50,18 @@ def check_separate_databases(warehouse_dsn: str, dagster_url: str) -> None:
                            "  → point DAGSTER_PG_URL at a database of its own (e.g. …/dagster), or unset it")
 
 
-def check_lake(embedded_hint: str = "") -> None:
+def check_lake(configured: LakeResource, embedded_hint: str = "") -> None:
     """The lake's bucket answers with the configured credentials (created when missing and allowed), asked
     once with short timeouts rather than with the retries a run uses."""
-    configured = lake_from_env()
-    lake = S3LakeResource(bucket=configured.bucket, endpoint_url=configured.endpoint_url, region=configured.region,
-                          max_attempts=1, connect_timeout_seconds=3, read_timeout_seconds=10)
+    lake = LakeResource(bucket=configured.bucket, endpoint_url=configured.endpoint_url, region_name=configured.region_name,
+                        aws_access_key_id=configured.aws_access_key_id,
+                        aws_secret_access_key=configured.aws_secret_access_key,
+                        max_attempts=1, connect_timeout_seconds=3, read_timeout_seconds=10)
     try:
         lake.ensure_bucket()
-        lake.client().list_objects_v2(Bucket=lake.bucket_name(), MaxKeys=1)
+        lake.get_client().list_objects_v2(Bucket=lake.bucket, MaxKeys=1)
     except (BotoCoreError, ClientError) as error:
-        problem = s3_problem(error, lake.endpoint(), lake.bucket_name(), embedded_hint)
+        problem = s3_problem(error, lake.endpoint_url, lake.bucket, embedded_hint)
         if problem is None:
             raise
         raise SetupProblem(problem) from None

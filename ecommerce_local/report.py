@@ -6,14 +6,16 @@ import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from dagster import AssetCheckEvaluation, DagsterEvent, DagsterInstance
 from dagster._core.events import DagsterEventType
 
-from ecommerce_assets.diagnosis import describe_error
+from ecommerce_assets.diagnosis import describe_error, root_cause
+from ecommerce_local.queries import load_query
 
 # Asset config a failure message may ask for, and the flag of the local runner that sets it.
 FLAGS = {
@@ -45,11 +47,28 @@ def materializations(events: Iterable[DagsterEvent]) -> dict[str, dict[str, Any]
     return found
 
 
-def failures(events: Iterable[DagsterEvent]) -> list[Failure]:
-    """Each failed step with the cause its code raised (Dagster's wrappers unwrapped), in order."""
-    found = []
+def interrupted(events: Iterable[DagsterEvent]) -> bool:
+    """Whether a run ended because it was interrupted (Ctrl-C, SIGTERM): Dagster turns the interrupt into a
+    failure of the step that was running."""
+    for event in events:
+        if event.event_type == DagsterEventType.STEP_FAILURE and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            if error is not None and root_cause(error).cls_name in ("DagsterExecutionInterruptedError",
+                                                                     "KeyboardInterrupt"):
+                return True
+    return False
+
+
+def failures(events: Iterable[DagsterEvent], evaluations: Sequence[AssetCheckEvaluation] = ()) -> list[Failure]:
+    """Each failed step with the cause its code raised (Dagster's wrappers unwrapped), in order; a step that
+    failed because a blocking check failed is the check, with what it found (its description)."""
+    found: list[Failure] = []
     for event in events:
         if event.event_type != DagsterEventType.STEP_FAILURE:
+            continue
+        gates = [e for e in evaluations if not e.passed and e.blocking and (event.step_key or "").endswith(e.check_name)]
+        if gates:
+            found.extend(Failure(e.check_name, e.description or "failed") for e in gates)
             continue
         data = event.step_failure_data
         message = describe_error(data.error) if data is not None and data.error is not None else (event.message or "")
@@ -93,6 +112,12 @@ def _count(value: Any) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
+def _plural(value: Any, noun: str) -> str:
+    """`1 page`, `2 pages`, `0 pages`."""
+    n = _count(value)
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _changes(meta: Mapping[str, Any]) -> str:
     inserted, updated, deleted, unchanged = (_count(meta.get(f"rows_{k}")) for k in
                                              ("inserted", "updated", "deleted", "unchanged"))
@@ -105,7 +130,7 @@ def raw_line(meta: Mapping[str, Any]) -> str:
     if meta.get("reused"):
         return (f"reused the stored snapshot, {_count(meta.get('rows'))} records, {meta.get('uri')} "
                 "(the API keeps no history; --refetch replaces it)")
-    return (f"fetched {_count(meta.get('records'))} records in {_count(meta.get('pages'))} pages "
+    return (f"fetched {_plural(meta.get('records'), 'record')} in {_plural(meta.get('pages'), 'page')} "
             f"({float(meta.get('duration_seconds') or 0):.1f} s) → {meta.get('uri')}")
 
 
@@ -176,7 +201,34 @@ def summary(meta_by_asset: Mapping[str, Mapping[str, Any]], evaluations: Sequenc
         lines.append(f"dm   {_count(mart.get('row_count'))} categories; rows {_changes(mart)}")
     if "dm_dim_product_history" in meta_by_asset:
         lines.append("hist " + history_line(meta_by_asset["dm_dim_product_history"]))
+    if "raw_carts_parquet" in meta_by_asset:
+        lines.append("raw  carts: " + raw_line(meta_by_asset["raw_carts_parquet"]))
+    if "raw_users_parquet" in meta_by_asset:
+        lines.append("raw  users (reduced: no personal field kept): " + raw_line(meta_by_asset["raw_users_parquet"]))
+    if "ods_fct_cart_lines" in meta_by_asset:
+        lines.append("ods  " + cart_line(meta_by_asset["ods_fct_cart_lines"]))
+    if "ods_dim_customers" in meta_by_asset:
+        users = meta_by_asset["ods_dim_customers"]
+        lines.append(f"ods  {_count(users.get('accepted'))} customers, {_count(users.get('rejected'))} users rejected")
+    if "dm_fct_orders" in meta_by_asset:
+        orders = meta_by_asset["dm_fct_orders"]
+        if _count(orders.get("days_taken_in")):
+            lines.append(f"dm   orders: took in {_plural(orders.get('days_taken_in'), 'day')} of carts; "
+                         f"{_plural(orders.get('orders_derived'), 'order')} derived, "
+                         f"{_plural(orders.get('dates_derived'), 'order date')} changed; "
+                         "sales and customers derived again for them")
+        else:
+            lines.append("dm   orders, sales, customers: nothing new (every stored day of carts already taken in)")
     return lines + check_lines(evaluations)
+
+
+def cart_line(meta: Mapping[str, Any]) -> str:
+    line = (f"{_count(meta.get('carts'))} carts, {_count(meta.get('accepted_lines'))} lines accepted; "
+            f"{_count(meta.get('rejected_carts'))} carts rejected ({_count(meta.get('rejected_lines'))} lines)")
+    reasons = meta.get("rejected_by_reason") or {}
+    if isinstance(reasons, dict) and reasons:
+        line += ": " + ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items()))
+    return line
 
 
 def write_log(instance: DagsterInstance, run_id: str, path: Path) -> None:
@@ -195,3 +247,71 @@ def write_log(instance: DagsterInstance, run_id: str, path: Path) -> None:
                 error = event.job_failure_data.error
             if error is not None:
                 out.write(textwrap.indent(error.to_string(), "    ") + "\n")
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def table(title: str, header: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [header] + [tuple("" if v is None else str(v) for v in row) for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    say(f"\n{title}")
+    for i, row in enumerate(cells):
+        say("  ".join(v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(row, widths, strict=True))))
+        if i == 0:
+            say("  ".join("-" * w for w in widths))
+
+
+MART_HEADER = ("category", "product_count", "total_stock", "avg_price", "avg_rating", "out_of_stock_count",
+               "inventory_value", "avg_discount_pct", "price_changes")
+
+
+def print_mart(dsn: str, partition: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(load_query("mart"), {"day": date.fromisoformat(partition)}).fetchall()
+    table(f"dm.fct_ecommerce, report_date = {partition}", MART_HEADER, rows)
+
+
+def print_changes(meta: Mapping[str, Any], partition: str) -> None:
+    """The day's changes as its materialization recorded them (counts, the snapshot compared with, movers)."""
+    if not meta:
+        return
+    if meta.get("first_snapshot"):
+        say(f"\nchanges on {partition}: none — the first snapshot in the ODS, nothing to compare it with")
+        return
+    say(f"\nchanges on {partition} (against {meta.get('previous_snapshot_date')}): "
+        + ", ".join(f"{_count(meta.get(kind))} {kind.replace('_', ' ')}" for kind, _ in CHANGE_LABELS))
+    movers = getattr(meta.get("top_price_movers"), "records", None) or []
+    if movers:
+        table("top price movers", ("product_id", "old_price", "new_price", "change_pct"),
+              [(m.data["product_id"], m.data["old_price"], m.data["new_price"], f"{m.data['change_pct']:.2f}")
+               for m in movers[:5]])
+
+
+def print_sales(dsn: str, partition: str) -> None:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(load_query("sales"), {"day": date.fromisoformat(partition)}).fetchall()
+    if rows:
+        table(f"dm.fct_sales, order_date = {partition} (orders first seen that day)",
+              ("category", "orders", "units", "gross_revenue", "net_revenue", "customers"), rows)
+    else:
+        say(f"\ndm.fct_sales, order_date = {partition}: no order was first seen that day")
+
+
+def print_customers(dsn: str, first: date, last: date) -> None:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(load_query("customers_daily"), {"first": first, "last": last}).fetchall()
+    table("dm.fct_customers_daily", ("report_date", "orders", "customers", "new_customers", "returning_customers",
+                                     "net_revenue", "avg_order_value"), rows)
+
+
+def print_price_history(dsn: str, first: date, last: date) -> None:
+    """The history of the product whose price moved most often in the period."""
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(load_query("busiest_product"), {"first": first, "last": last}).fetchone()
+        if not found:
+            return
+        rows = conn.execute(load_query("product_history"), {"product_id": found[0]}).fetchall()
+    table(f"dm.dim_product_history, product {found[0]} ({found[1]}): {found[2]} price changes from {first} to {last}",
+          ("valid_from", "valid_to", "price", "stock", "availability_status", "category"), rows)

@@ -1,5 +1,5 @@
-"""Real services on loopback for a machine that has none: PostgreSQL from pgserver, a persistent S3 lake
-from rclone (`rclone serve s3` over a directory), and moto's in-memory S3 server for tests."""
+"""Real services on loopback for a machine that has none: PostgreSQL from pgserver and a persistent S3 lake
+from rclone (`rclone serve s3` over a directory)."""
 
 import json
 import os
@@ -13,22 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def postgres_answers(dsn: str) -> bool:
-    try:
-        with psycopg.connect(dsn, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.OperationalError:
-        return False
-    return True
 
 
 @contextmanager
@@ -126,20 +115,3 @@ def persistent_s3(directory: Path, host: str = "127.0.0.1", port: int | None = N
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@contextmanager
-def embedded_s3(host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
-    """moto's S3-compatible server on loopback, in memory (tests); yields its endpoint URL."""
-    import logging
-
-    from moto.server import ThreadedMotoServer  # a dev dependency
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per request
-    port = port or free_port(host)
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()

@@ -1,8 +1,9 @@
-"""IO managers: Parquet objects in the S3 lake, partitions of PostgreSQL tables."""
+"""Thin adapters from Dagster's contract to the lake and the warehouse: an asset that returns a day of rows
+has them stored by `WarehouseDayIOManager`; a downstream asset receives an upstream day as an input through
+it, or through `lake_snapshot_input` for a raw snapshot. Neither decides anything: they call `lake/` and
+`warehouse/`."""
 
-from ecommerce_assets.io_managers.postgres_table import PartitionWrite, PostgresTableIOManager
-from ecommerce_assets.io_managers.s3_parquet import BatchStream, LakeLocation, ReuseStored, S3ParquetIOManager
+from ecommerce_assets.io_managers.lake_snapshots import lake_snapshot_input
+from ecommerce_assets.io_managers.warehouse_days import WarehouseDayIOManager, warehouse_table_metadata
 
-__all__ = [
-    "BatchStream", "LakeLocation", "PartitionWrite", "PostgresTableIOManager", "ReuseStored", "S3ParquetIOManager",
-]
+__all__ = ["WarehouseDayIOManager", "lake_snapshot_input", "warehouse_table_metadata"]

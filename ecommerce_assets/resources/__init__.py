@@ -1,7 +1,6 @@
-"""Dagster resources: the catalog API, the S3 lake and the PostgreSQL warehouse."""
+"""Dagster resources besides the lake's and the warehouse's own: the shop API, DuckDB, alerts and the
+settings of the gates, the freshness deadline and retention."""
 
 from ecommerce_assets.resources.catalog_api import CatalogApiResource, CatalogFetchError
-from ecommerce_assets.resources.lake import S3LakeResource
-from ecommerce_assets.resources.postgres import PostgresResource
 
-__all__ = ["CatalogApiResource", "CatalogFetchError", "PostgresResource", "S3LakeResource"]
+__all__ = ["CatalogApiResource", "CatalogFetchError"]

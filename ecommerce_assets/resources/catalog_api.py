@@ -1,4 +1,5 @@
-"""The catalog API: a retrying HTTP client for DummyJSON-shaped `/products` and its Dagster resource."""
+"""The shop API: a retrying HTTP client for DummyJSON-shaped paginated endpoints (`/products`, `/carts`,
+`/users`) and its Dagster resource."""
 
 import threading
 import time
@@ -108,12 +109,13 @@ class _CatalogRetry(Retry):
 
 
 class CatalogClient:
-    """Pages through `/products`, `concurrency` requests at a time (pages still come out in order), with
+    """Pages through an endpoint (`/products`, say), `concurrency` requests at a time (pages still come out in order), with
     retries and backoff (a Retry-After pauses every request) and consistency checks; a torn catalog raises
     `CatalogFetchError` instead of yielding a partial one."""
 
-    def __init__(self, settings: ClientSettings) -> None:
+    def __init__(self, settings: ClientSettings, quote_errors: bool = True) -> None:
         self.settings = settings
+        self.quote_errors = quote_errors
         self.gate = PauseGate()
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
@@ -158,8 +160,8 @@ class CatalogClient:
                 session.close()
             self._sessions.clear()
 
-    def products_url(self, skip: int, limit: int) -> str:
-        return f"{self.settings.base_url.rstrip('/')}/products?{urlencode({'limit': limit, 'skip': skip})}"
+    def page_url(self, path: str, skip: int, limit: int) -> str:
+        return f"{self.settings.base_url.rstrip('/')}/{path}?{urlencode({'limit': limit, 'skip': skip})}"
 
     def public_url(self, url: str) -> str:
         """`url` as it may be logged or stored: credentials masked."""
@@ -198,7 +200,9 @@ class CatalogClient:
             ) from exc
         with response:
             if response.status_code >= 400:
-                raise CatalogFetchError(f"GET {url}: HTTP {response.status_code} {response.text[:200]!r}")
+                # an error page is quoted only where it cannot hold personal data (see `quote_errors`)
+                said = f" {response.text[:200]!r}" if self.quote_errors else ""
+                raise CatalogFetchError(f"GET {url}: HTTP {response.status_code}{said}")
             body = self._read_bounded(response, url)
             server_seconds = _server_seconds(response.headers.get("Server-Timing"))
         if body is None:
@@ -228,8 +232,8 @@ class CatalogClient:
             return None
         return b"".join(chunks)
 
-    def _page(self, skip: int, parse: PageParser) -> Page:
-        url = self.products_url(skip, self.settings.page_size)
+    def _page(self, path: str, skip: int, parse: PageParser) -> Page:
+        url = self.page_url(path, skip, self.settings.page_size)
         parsed, size, server_seconds = self._get_page(url, parse)
         return Page(skip=skip, url=self.public_url(url), total=parsed.total, count=parsed.count,
                     records=parsed.records, fetched_at=datetime.now(UTC), body_bytes=size,
@@ -240,7 +244,7 @@ class CatalogClient:
         if total is None:
             if page.total > self.settings.max_records:
                 raise CatalogFetchError(
-                    f"the API reports {page.total} products, above the limit of {self.settings.max_records} "
+                    f"the API reports {page.total} records, above the limit of {self.settings.max_records} "
                     "(raise ECOM_API_MAX_RECORDS if the catalog really is that large)"
                 )
             total = page.total
@@ -256,27 +260,27 @@ class CatalogClient:
             )
         return total
 
-    def iter_pages(self, new_parser: Callable[[], PageParser]) -> Iterator[Page]:
-        """Every page of `/products` in order until `total` records have been received. With a concurrency
+    def iter_pages(self, path: str, new_parser: Callable[[], PageParser]) -> Iterator[Page]:
+        """Every page of `/<path>` in order until `total` records have been received. With a concurrency
         above 1 the pages after the first are asked for ahead, that many at a time, each parsed in its
         worker thread (`new_parser` makes each thread's parser) while earlier pages are consumed; a page
         shorter than the first leaves a gap that is asked for, in order, before going on."""
         parse = new_parser()
-        first = self._page(0, parse)
+        first = self._page(path, 0, parse)
         total = self._checked(first, None)
         yield first
         skip = first.count
         if self.settings.concurrency > 1 and skip < total:
-            skip = yield from self._pages_ahead(skip, first.count, total, new_parser, parse)
+            skip = yield from self._pages_ahead(path, skip, first.count, total, new_parser, parse)
         while skip < total:
-            page = self._page(skip, parse)
+            page = self._page(path, skip, parse)
             total = self._checked(page, total)
             yield page
             skip += page.count
         if skip != total:
             raise CatalogFetchError(f"received {skip} records but the API reported total={total}")
 
-    def _pages_ahead(self, start: int, step: int, total: int, new_parser: Callable[[], PageParser],
+    def _pages_ahead(self, path: str, start: int, step: int, total: int, new_parser: Callable[[], PageParser],
                      parse: PageParser) -> Generator[Page, None, int]:
         """Pages from `start` in steps of `step`, fetched `concurrency` at a time, yielded in order; returns
         the skip reached."""
@@ -285,7 +289,7 @@ class CatalogClient:
         def fetch(skip: int) -> Page:
             if not hasattr(local, "parse"):
                 local.parse = new_parser()
-            return self._page(skip, local.parse)
+            return self._page(path, skip, local.parse)
 
         skips = iter(range(start, total, step))
         ahead = 2 * self.settings.concurrency  # requests in flight or parsed and waiting: bounds memory
@@ -307,7 +311,7 @@ class CatalogClient:
                         f"the page at skip={skip - step} returned more records than the first page ({step}): the "
                         "API pages inconsistently; not storing a snapshot with overlapping pages")
                 while reached < skip:  # a short page before this one: ask for the gap, in order
-                    gap = self._page(reached, parse)
+                    gap = self._page(path, reached, parse)
                     total = self._checked(gap, total)
                     yield gap
                     reached += gap.count
@@ -338,10 +342,12 @@ def _reason(exc: BaseException) -> str:
 
 
 class CatalogApiResource(ConfigurableResource):
-    """The DummyJSON-shaped catalog API."""
+    """The DummyJSON-shaped shop API: the catalog (`/products`), the carts and the users."""
 
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="catalog API root ($ECOM_API_BASE_URL)")
-    page_size: int = Field(default=DEFAULT_PAGE_SIZE, gt=0, description="products per request ($ECOM_API_PAGE_SIZE)")
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="API root ($ECOM_API_BASE_URL)")
+    source_name: str | None = Field(default=None, description="how raw snapshots name the source they came from "
+                                                                "($ECOM_API_SOURCE_NAME); unset: the base URL")
+    page_size: int = Field(default=DEFAULT_PAGE_SIZE, gt=0, description="records per request ($ECOM_API_PAGE_SIZE)")
     max_records: int = Field(default=DEFAULT_MAX_RECORDS, gt=0,
                              description="largest catalog accepted before the fetch fails ($ECOM_API_MAX_RECORDS)")
     timeout_seconds: float = Field(default=30.0, description="connect and read timeout per request")
@@ -364,5 +370,11 @@ class CatalogApiResource(ConfigurableResource):
             concurrency=self.concurrency,
         )
 
-    def client(self) -> CatalogClient:
-        return CatalogClient(self.settings())
+    def client(self, quote_errors: bool = True) -> CatalogClient:
+        """A new client; `quote_errors=False` for endpoints whose error pages could carry personal data."""
+        return CatalogClient(self.settings(), quote_errors=quote_errors)
+
+    def source(self) -> str:
+        """Where snapshots come from, as their provenance records it: the source's name, else the base URL
+        (credentials masked)."""
+        return self.source_name or redact_url(self.base_url.rstrip("/"))

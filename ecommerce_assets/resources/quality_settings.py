@@ -1,6 +1,6 @@
-"""Thresholds of the quality gates and the mart's deadline."""
+"""Thresholds of the quality gates, the mart's deadline and the bounds of self-healing."""
 
-from datetime import time
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 from dagster import ConfigurableResource
@@ -30,3 +30,23 @@ class FreshnessSettings(ConfigurableResource):
 
     def resolved(self) -> tuple[time, ZoneInfo]:
         return time.fromisoformat(self.deadline), ZoneInfo(self.deadline_timezone)
+
+
+class HealingSettings(ConfigurableResource):
+    """How far the platform heals by itself (docs/operations.md#self-healing). The sensors read these; a
+    step reads $ECOM_STEP_RETRIES itself when its run starts (`retries.step_retries`), the same variable."""
+
+    step_retries: int = Field(default=5, ge=0, le=5,
+                              description="retries of a step after a transient fault, 5 s doubling ($ECOM_STEP_RETRIES)")
+    window_hours: float = Field(default=6.0, ge=0,
+                                description="hours a day failed on a transient fault is run again ($ECOM_HEAL_WINDOW)")
+
+    first_delay_minutes: float = Field(default=2.0, ge=0,
+                                       description="wait before a failed day's first re-run, doubling up to an hour "
+                                                   "($ECOM_HEAL_FIRST_DELAY)")
+
+    def window(self) -> timedelta:
+        return timedelta(hours=self.window_hours)
+
+    def first_delay(self) -> timedelta:
+        return timedelta(minutes=self.first_delay_minutes)

@@ -1,9 +1,12 @@
-"""Records as received -> rows of the raw snapshot (one row per record, its JSON kept whole)."""
+"""Records as received -> rows of a raw snapshot (one row per record, its JSON kept whole), for any paginated
+endpoint of the API (`/products`, `/carts`, `/users`: the records under the key named like the endpoint)."""
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import duckdb
@@ -11,17 +14,19 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecommerce_assets.sql import load_sql
+from ecommerce_assets.sql_files import SqlFiles
+
+SQL = SqlFiles("ecommerce_assets.transforms")
 
 
 class PageShapeError(Exception):
-    """A JSON answer that is not a products page (no `products` list, no integer `total`)."""
+    """A JSON answer that is not a page of the endpoint (no list of records, no integer `total`)."""
 
 
 @dataclass(frozen=True)
 class ParsedPage:
     """What a parser made of one answer: the API's `total`, the number of records and the records
-    (an Arrow table of (product_id, record_json) rows)."""
+    (an Arrow table of (record_id, record_json) rows)."""
 
     total: int
     count: int
@@ -29,13 +34,13 @@ class ParsedPage:
 
 
 # A parser turns a response body into a ParsedPage; it raises ValueError for a body that is not valid
-# JSON (asked for again) and PageShapeError for JSON that is not a products page (not asked again).
+# JSON (asked for again) and PageShapeError for JSON that is not a page of the endpoint (not asked again).
 PageParser = Callable[[bytes], ParsedPage]
 
 
-def check_products(records: Any) -> list[Any]:
+def check_records(records: Any, key: str) -> list[Any]:
     if not isinstance(records, list):
-        raise PageShapeError("the answer has no `products` list")
+        raise PageShapeError(f"the answer has no `{key}` list")
     return records
 
 
@@ -46,16 +51,24 @@ def check_total(total: Any) -> int:
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-RAW_SCHEMA = pa.schema(
-    [
-        pa.field("record_index", pa.int64(), nullable=False),  # position in the whole fetch: later wins
-        pa.field("product_id", pa.int64()),                     # the record's `id` when it is an integer
-        pa.field("skip", pa.int64(), nullable=False),           # the request's skip
-        pa.field("fetched_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("source_url", pa.string(), nullable=False),
-        pa.field("record_json", pa.large_string(), nullable=False),
-    ]
-)
+_RECORDS_KEY = re.compile(r"[a-z][a-z_]*")
+
+
+def raw_schema(id_column: str) -> pa.Schema:
+    """The columns of a raw snapshot whose records' ids are kept in `id_column`."""
+    return pa.schema(
+        [
+            pa.field("record_index", pa.int64(), nullable=False),  # position in the whole fetch: later wins
+            pa.field(id_column, pa.int64()),                        # the record's `id` when it is an integer
+            pa.field("skip", pa.int64(), nullable=False),           # the request's skip
+            pa.field("fetched_at", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("source_url", pa.string(), nullable=False),
+            pa.field("record_json", pa.large_string(), nullable=False),
+        ]
+    )
+
+
+RAW_SCHEMA = raw_schema("product_id")  # the products' snapshot
 
 
 def integer_id(record: Any) -> int | None:
@@ -73,23 +86,31 @@ def record_json(record: Any) -> str:
     return text
 
 
-RECORD_SCHEMA = pa.schema([RAW_SCHEMA.field("product_id"), RAW_SCHEMA.field("record_json")])
+RECORD_SCHEMA = pa.schema([pa.field("record_id", pa.int64()), RAW_SCHEMA.field("record_json")])
 
 
 def records_table(records: Sequence[Any]) -> pa.Table:
-    """Parsed records as (product_id, record_json) rows, in Python."""
+    """Parsed records as (record_id, record_json) rows, in Python."""
     return pa.table([pa.array([integer_id(r) for r in records], pa.int64()),
                      pa.array([record_json(r) for r in records], pa.large_string())], schema=RECORD_SCHEMA)
 
 
+def _records_key(key: str) -> str:
+    if not _RECORDS_KEY.fullmatch(key):
+        raise ValueError(f"not a records key: {key!r}")
+    return key
+
+
 class DuckDBPageParser:
-    """Parses a page's body with DuckDB's JSON reader, straight to (product_id, record_json) rows: no Python
+    """Parses a page's body with DuckDB's JSON reader, straight to (record_id, record_json) rows: no Python
     object per record. Bodies DuckDB's reader refuses but Python's accepts (a lone surrogate escape, say)
     take the standard library's path, so no record is lost to the fast path."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, records_key: str = "products") -> None:
         self.con = con
-        self.statement = load_sql("raw/parse_page.sql")
+        self.records_key = _records_key(records_key)
+        # the key is a validated name, part of the JSON path (a path given as a parameter is not planned once)
+        self.statement = SQL.text("duckdb/parse_page.sql").replace("$.records", f"$.{self.records_key}")
 
     def __call__(self, body: bytes) -> ParsedPage:
         try:
@@ -100,43 +121,38 @@ class DuckDBPageParser:
         doc_type, total_type, total = (result.column(c)[0].as_py() for c in ("doc_type", "total_type", "total"))
         if doc_type != "OBJECT":
             raise PageShapeError(f"the answer is JSON {str(doc_type).lower()}, not an object")
-        if result.column("products_type")[0].as_py() != "ARRAY":
-            raise PageShapeError("the answer has no `products` list")
+        if result.column("records_type")[0].as_py() != "ARRAY":
+            raise PageShapeError(f"the answer has no `{self.records_key}` list")
         if total_type not in ("BIGINT", "UBIGINT"):
             raise PageShapeError(f"the answer's `total` is not a non-negative integer: {total!r}")
         rows = pa.Table.from_struct_array(result.column("records").combine_chunks().flatten())
         rows = rows.cast(RECORD_SCHEMA)
         return ParsedPage(total=check_total(int(total)), count=rows.num_rows, records=rows)
 
-    @staticmethod
-    def _python(body: bytes) -> ParsedPage:
+    def _python(self, body: bytes) -> ParsedPage:
         # Bytes that are not UTF-8 stay in the record as surrogate escapes (kept verbatim in raw, rejected
         # as invalid text by the ODS) instead of failing the whole page. ValueError: not JSON, asked again.
         parsed = json.loads(body.decode("utf-8", "surrogateescape"))
         if not isinstance(parsed, dict):
             raise PageShapeError(f"the answer is JSON {type(parsed).__name__}, not an object")
-        records = check_products(parsed.get("products"))
+        records = check_records(parsed.get(self.records_key), self.records_key)
         return ParsedPage(total=check_total(parsed.get("total")), count=len(records), records=records_table(records))
-
-
-class _RecordsPage(msgspec.Struct):
-    """A products page with each record kept as the exact bytes it was sent as."""
-
-    products: list[msgspec.Raw]
-    total: int
 
 
 class _IdOnly(msgspec.Struct):
     id: Any = None
 
 
-class _IdsPage(msgspec.Struct):
-    products: list[_IdOnly]
-
-
-_RECORDS_PAGE = msgspec.json.Decoder(_RecordsPage)
-_IDS_PAGE = msgspec.json.Decoder(_IdsPage)
 _ID_ONLY = msgspec.json.Decoder(_IdOnly)
+
+
+@cache
+def _page_decoders(records_key: str) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
+    """Decoders of a page whose records are under `records_key`: one keeping each record as the exact bytes
+    it was sent as (and `total`), one reading only the records' ids."""
+    records_page = msgspec.defstruct("RecordsPage", [(records_key, list[msgspec.Raw]), ("total", int)])
+    ids_page = msgspec.defstruct("IdsPage", [(records_key, list[_IdOnly])])
+    return msgspec.json.Decoder(records_page), msgspec.json.Decoder(ids_page)
 
 
 class MsgspecPageParser:
@@ -146,27 +162,30 @@ class MsgspecPageParser:
     standard library), which gives the same records (as JSON values; their text re-serialized) or the same
     error."""
 
-    def __init__(self, fallback: PageParser) -> None:
+    def __init__(self, fallback: PageParser, records_key: str = "products") -> None:
         self.fallback = fallback
+        self.records_key = _records_key(records_key)
+        self._records_page, self._ids_page = _page_decoders(self.records_key)
 
     def __call__(self, body: bytes) -> ParsedPage:
         try:
-            page = _RECORDS_PAGE.decode(body)
-            texts = pa.array([bytes(record) for record in page.products], pa.large_binary()).cast(pa.large_string())
+            page = self._records_page.decode(body)
+            records = getattr(page, self.records_key)
+            texts = pa.array([bytes(record) for record in records], pa.large_binary()).cast(pa.large_string())
         except (msgspec.DecodeError, pa.ArrowInvalid):
             return self.fallback(body)
         total = check_total(page.total)
         try:
-            ids = [integer_id_value(record.id) for record in _IDS_PAGE.decode(body).products]
+            ids = [integer_id_value(record.id) for record in getattr(self._ids_page.decode(body), self.records_key)]
         except msgspec.DecodeError:  # a record that is not an object, or an id beyond what msgspec reads
-            ids = [_record_id(record) for record in page.products]
+            ids = [_record_id(record) for record in records]
         rows = pa.table([pa.array(ids, pa.int64()), texts], schema=RECORD_SCHEMA)
         return ParsedPage(total=total, count=rows.num_rows, records=rows)
 
 
-def page_parser(con: duckdb.DuckDBPyConnection) -> PageParser:
+def page_parser(con: duckdb.DuckDBPyConnection, records_key: str = "products") -> PageParser:
     """The pipeline's parser: msgspec, then DuckDB's reader on `con`, then the standard library."""
-    return MsgspecPageParser(fallback=DuckDBPageParser(con))
+    return MsgspecPageParser(fallback=DuckDBPageParser(con, records_key), records_key=records_key)
 
 
 def integer_id_value(value: Any) -> int | None:
@@ -196,17 +215,18 @@ def repeated_ids(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.unique(ordered.slice(1).filter(same_as_previous))
 
 
-def page_batch(rows: pa.Table, *, first_index: int, skip: int, fetched_at: datetime, source_url: str) -> pa.RecordBatch:
-    """A parsed page's (product_id, record_json) rows as raw snapshot rows."""
+def page_batch(rows: pa.Table, *, first_index: int, skip: int, fetched_at: datetime, source_url: str,
+               schema: pa.Schema = RAW_SCHEMA) -> pa.RecordBatch:
+    """A parsed page's (record_id, record_json) rows as raw snapshot rows of `schema`."""
     n = rows.num_rows
     return pa.RecordBatch.from_arrays(
         [
             pa.array(range(first_index, first_index + n), pa.int64()),
-            rows.column("product_id").combine_chunks(),
+            rows.column("record_id").combine_chunks(),
             pa.array([skip] * n, pa.int64()),
             pa.array([fetched_at] * n, pa.timestamp("us", tz="UTC")),
             pa.array([source_url] * n, pa.string()),
             rows.column("record_json").combine_chunks(),
         ],
-        schema=RAW_SCHEMA,
+        schema=schema,
     )

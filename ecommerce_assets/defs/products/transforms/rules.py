@@ -1,0 +1,108 @@
+"""The ODS rules of the catalog: raw snapshot rows -> typed ODS product rows and rejected records, in DuckDB."""
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+
+from ecommerce_assets.sql_files import SqlFiles
+
+SQL = SqlFiles("ecommerce_assets.defs.products")
+SHARED_SQL = SqlFiles("ecommerce_assets.transforms")  # the rule macros every domain's rules use
+
+# The documented record contract (DummyJSON's product); other fields are reported as schema drift.
+CONTRACT_FIELDS: frozenset[str] = frozenset({
+    "id", "title", "description", "category", "price", "discountPercentage", "rating", "stock", "tags",
+    "brand", "sku", "weight", "dimensions", "warrantyInformation", "shippingInformation",
+    "availabilityStatus", "reviews", "returnPolicy", "minimumOrderQuantity", "meta", "images", "thumbnail",
+})
+
+ODS_COLUMNS: tuple[str, ...] = (
+    "snapshot_date", "product_id", "title", "description", "category", "brand", "sku", "price",
+    "discount_percentage", "rating", "stock", "availability_status", "tags", "weight",
+    "minimum_order_quantity", "created_at", "updated_at",
+)
+
+
+BATCH_ROWS = 65_536  # accepted rows come out of DuckDB in batches of this many
+
+
+@dataclass(frozen=True)
+class CheckedProducts:
+    """What the rules made of one snapshot: the counts, the rejected records with their reasons, and the
+    accepted ODS rows as a stream of batches (read once, in product_id order; DuckDB may spill to disk,
+    so a catalog never has to fit in memory)."""
+
+    accepted_rows: int
+    rejected: pa.Table
+    records: int
+    duplicates: int
+    rejected_by_reason: dict[str, int]
+    new_fields: list[str]
+    missing_fields: list[str]
+    accepted: pa.RecordBatchReader  # read once, while the rules' context is open
+
+
+@contextmanager
+def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date) -> Iterator[CheckedProducts]:
+    """Apply the ODS rules to `raw` (an Arrow table or dataset with the raw snapshot columns); the accepted
+    rows stream from DuckDB while the context is open."""
+    con.execute("SET TimeZone = 'UTC'")
+    local = isinstance(raw, pads.FileSystemDataset) and isinstance(raw.filesystem, pafs.LocalFileSystem)
+    if local:
+        # Local Parquet files: DuckDB's own reader streams them (a third of the memory of an Arrow scan).
+        con.read_parquet(list(raw.files)).create_view("raw_records", replace=True)
+    else:
+        con.register("raw_records", raw)
+    reader: pa.RecordBatchReader | None = None
+    try:
+        con.execute(SHARED_SQL.text("duckdb/rule_macros.sql"))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE ods_checked AS " + SQL.text("duckdb/check_products.sql"),
+            {"snapshot_date": snapshot_date},
+        )
+        rejected = con.sql(
+            "SELECT snapshot_date, record_index, product_id, reason, record_json AS payload "
+            "FROM ods_checked WHERE reason IS NOT NULL ORDER BY record_index"
+        ).to_arrow_table()
+        (records, duplicates), = con.execute(  # fetchall: a result left unfinished blocks the stream below
+            "SELECT count(*), count(product_id) - count(DISTINCT product_id) FROM raw_records"
+        ).fetchall()
+        reasons = dict(con.execute(
+            "SELECT reason, count(*) FROM ods_checked WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason"
+        ).fetchall())
+        keys = Counter(dict(con.execute(
+            # one parse per record: `try` makes a record the reader refuses NULL (no keys); a record that is
+            # not an object has none either
+            "SELECT key, count(*) FROM (SELECT unnest(try(json_keys(record_json))) AS key FROM raw_records) "
+            "GROUP BY key"
+        ).fetchall()))
+        (accepted_rows,), = con.execute("SELECT count(*) FROM ods_checked WHERE reason IS NULL").fetchall()
+        reader = con.sql(
+            f"SELECT {', '.join(ODS_COLUMNS)} FROM ods_checked WHERE reason IS NULL ORDER BY product_id"
+        ).fetch_record_batch(BATCH_ROWS)
+        yield CheckedProducts(
+            accepted_rows=int(accepted_rows),
+            rejected=rejected,
+            records=int(records),
+            duplicates=int(duplicates),
+            rejected_by_reason={str(k): int(v) for k, v in reasons.items()},
+            new_fields=sorted(set(keys) - CONTRACT_FIELDS),
+            missing_fields=sorted(CONTRACT_FIELDS - set(keys)) if records else [],
+            accepted=reader,
+        )
+    finally:
+        if reader is not None:
+            reader.close()  # an unread stream (a write that failed first) would keep DuckDB's result open
+        con.execute("DROP TABLE IF EXISTS ods_checked")
+        if local:
+            con.execute("DROP VIEW IF EXISTS raw_records")
+        else:
+            con.unregister("raw_records")

@@ -1,0 +1,1 @@
+INSERT INTO changed_dates VALUES (%(day)s) ON CONFLICT DO NOTHING

@@ -1,0 +1,1 @@
+DELETE FROM meta.cart_sightings WHERE snapshot_date = %(day)s

@@ -1,0 +1,1 @@
+DELETE FROM dm.fct_sales WHERE order_date = %(day)s

@@ -1,0 +1,108 @@
+"""Parquet objects in the lake: written whole or not at all (a local spool file, then one PUT or one
+multipart upload, which S3 publishes only when complete), read through a local copy fetched once."""
+
+import os
+import tempfile
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
+
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+
+
+class UnreadableObject(RuntimeError):
+    """An object of the lake that is not the Parquet it should be (truncated, replaced by something else)."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    uri: str
+    rows: int
+    bytes: int
+    etag: str
+
+
+def row_groups(batches: Iterable[pa.RecordBatch], max_rows: int, max_bytes: int) -> Iterator[pa.Table]:
+    """Batches (API pages, say) gathered into tables of `max_rows` rows or `max_bytes` bytes, whichever
+    comes first: one Parquet row group each, however small the pages. Holds one group in memory."""
+    pending: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in batches:
+        rest = batch
+        while rest.num_rows:
+            take = min(rest.num_rows, max_rows - rows)
+            part, rest = rest.slice(0, take), rest.slice(take)
+            pending.append(part)
+            rows += part.num_rows
+            size += part.nbytes
+            if rows >= max_rows or size >= max_bytes:
+                yield pa.Table.from_batches(pending)
+                pending, rows, size = [], 0, 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def written_behind(groups: Iterator[pa.Table], write: Callable[[pa.Table], None]) -> int:
+    """Each group written on a thread of its own while the next one is gathered (a stream that arrives
+    from the network keeps arriving while a row group is encoded and compressed): at most one group written
+    and one gathered at a time. An error on either side stops both and is raised. The rows written."""
+    rows = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="parquet-write") as pool:
+        writing: Future[None] | None = None
+        for group in groups:
+            if writing is not None:
+                writing.result()
+            writing = pool.submit(write, group)
+            rows += group.num_rows
+        if writing is not None:
+            writing.result()
+    return rows
+
+
+def write_spool(path: str, reader: pa.RecordBatchReader, footer: Callable[[], Mapping[str, str]], *,
+                compression: str, row_group_rows: int, row_group_bytes: int) -> int:
+    """`reader`'s rows as a Parquet file at `path`, in row groups of at most `row_group_rows` rows or
+    `row_group_bytes` bytes; `footer()` (read after the last row) is stored as key-value metadata."""
+    with pq.ParquetWriter(path, reader.schema, compression=compression) as writer:
+        rows = written_behind(row_groups(reader, row_group_rows, row_group_bytes),
+                              lambda group: writer.write_table(group, row_group_size=max(group.num_rows, 1)))
+        writer.add_key_value_metadata(dict(footer()))
+    return rows
+
+
+def local_copy(filesystem: pafs.FileSystem, path: str) -> pads.Dataset:
+    """The object as a dataset over a local copy, fetched once, so readers that scan it several times
+    (DuckDB) read local disk, not S3; the copy goes with the dataset object."""
+    fd, local = tempfile.mkstemp(prefix="lake-read-", suffix=".parquet")
+    os.close(fd)
+    try:
+        pafs.copy_files(path, local, source_filesystem=filesystem, destination_filesystem=pafs.LocalFileSystem())
+        dataset = pads.dataset(local, format="parquet")
+    except BaseException:
+        os.unlink(local)
+        raise
+    weakref.finalize(dataset, os.unlink, local)
+    return dataset
+
+
+def footer(filesystem: pafs.FileSystem, path: str) -> tuple[int, dict[str, str]]:
+    """Row count and key-value metadata of a stored Parquet object, from its footer alone."""
+    metadata = pq.ParquetFile(path, filesystem=filesystem).metadata
+    pairs = {k.decode(): v.decode() for k, v in (metadata.metadata or {}).items() if not k.startswith(b"ARROW:")}
+    return metadata.num_rows, pairs
+
+
+def is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
+def describe(head: Mapping[str, Any]) -> tuple[int, str]:
+    return int(head["ContentLength"]), str(head["ETag"])

@@ -1,0 +1,61 @@
+"""The quarantine every domain's ODS shares: one run of a domain's rules writes two assets — the accepted rows
+and the rejected records with their reasons — for one day or, in a backfill range, day after day. Each day
+is cleaned when the warehouse asks for it (its accepted rows stream from DuckDB, the connection open until
+they have been read), its rejected records are handed over after it, its counts go on the day's
+materialization and what a person should see in the log is said with the day it concerns."""
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from dagster import AssetExecutionContext, AssetKey, Output
+
+from ecommerce_assets.partition_map import for_partitions
+
+
+@dataclass(frozen=True)
+class CleanedDay:
+    """What a domain's rules made of one day: rows to store, rows rejected, the day's counts, warnings."""
+
+    accepted: pa.Table | pa.RecordBatchReader
+    rejected: pa.Table
+    metadata: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def quarantined_outputs(context: AssetExecutionContext, clean_day: Callable[[str, ExitStack], CleanedDay],
+                        accepted: AssetKey, rejected: AssetKey, rejected_count: str) -> Iterator[Output[Any]]:
+    """The two outputs of the step: `accepted` (a day, or a mapping by day opened when the warehouse writes
+    it) and then `rejected` (with the total as metadata `rejected_count`). `clean_day(key, day)` cleans one
+    day, entering what must stay open while its rows are read into the `day` stack."""
+    keys = context.partition_keys
+    rejected_by_day: dict[str, pa.Table] = {}
+    opened = ExitStack()
+
+    def clean(key: str) -> pa.Table | pa.RecordBatchReader:
+        day = ExitStack()
+        opened.push(day)  # closed at the end of the step at the latest
+        cleaned = clean_day(key, day)
+        where = "" if len(keys) == 1 else f"{key}: "
+        for warning in cleaned.warnings:
+            context.log.warning(where + warning)
+        rejected_by_day[key] = cleaned.rejected
+        context.add_asset_metadata(cleaned.metadata, asset_key=accepted, partition_key=key)
+        rows = cleaned.accepted
+        if isinstance(rows, pa.Table):
+            day.close()
+            return rows
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            with day:
+                yield from rows
+
+        return pa.RecordBatchReader.from_batches(rows.schema, batches())
+
+    with opened:
+        yield Output(for_partitions(keys, clean), output_name=accepted.to_python_identifier())
+        # every day was cleaned (and written) while the warehouse stored the output above
+        yield Output(for_partitions(keys, rejected_by_day.pop), output_name=rejected.to_python_identifier(),
+                     metadata={rejected_count: sum(t.num_rows for t in rejected_by_day.values())})

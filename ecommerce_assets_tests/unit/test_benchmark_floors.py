@@ -1,0 +1,98 @@
+"""The benchmarks' floor verdicts can say "not met": each table fed figures on both sides of its floor."""
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def bench(name: str) -> ModuleType:
+    sys.path.insert(0, str(BENCHMARKS))  # the scripts import their shared set-up as a sibling module
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def verdicts(lines: list[str]) -> dict[str, str]:
+    """Each floor row's first cell -> its verdict."""
+    rows = {}
+    for line in lines:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) >= 3 and cells[-1] in ("met", "**not met**", "not measured"):
+            rows[cells[0]] = cells[-1]
+    return rows
+
+
+def pipeline_results(whole: float, rss_1m: float, rss_5m: float | None, copy_ratio: float, reload: float,
+                     rest_api: float, arrow: float, rows_written: int = 0) -> dict[str, Any]:
+    stages = {"1000000": {"e2e_seconds": whole, "reload_e2e_seconds": whole, "e2e_peak_rss_mib": rss_1m}}
+    if rss_5m is not None:
+        stages["5000000"] = {"e2e_seconds": 5 * whole, "e2e_peak_rss_mib": rss_5m}
+    loaders = {"1000000": {"ours": {"first_seconds": 10.0, "reload_seconds": reload, "reload_row_updates": rows_written},
+                           "copy": {"first_seconds": 10.0 * copy_ratio}}}
+    e2e = {"1000000": {"rest_api": {"first_seconds": rest_api, "reload_seconds": rest_api},
+                       "arrow": {"first_seconds": arrow, "reload_seconds": arrow, "peak_rss_mib": 400.0}}}
+    return {"stages": stages, "loaders": loaders, "dlt_e2e": e2e}
+
+
+def test_every_floor_of_the_pipeline_benchmark_can_fail() -> None:
+    floors = bench("bench_pipeline").floors
+    good = verdicts(floors(pipeline_results(whole=19.0, rss_1m=900, rss_5m=1000, copy_ratio=1.0, reload=9.0,
+                                            rest_api=200.0, arrow=19.5)))
+    bad = verdicts(floors(pipeline_results(whole=21.0, rss_1m=900, rss_5m=1200, copy_ratio=0.8, reload=11.0,
+                                           rest_api=100.0, arrow=20.0)))
+    assert len(good) == 6 and set(good.values()) == {"met"}, good
+    assert good.keys() == bad.keys() and set(bad.values()) == {"**not met**"}, bad
+    # memory: above 1 GiB at one size fails, whatever the ratio
+    over = verdicts(floors(pipeline_results(whole=19.0, rss_1m=1100, rss_5m=1100, copy_ratio=1.0, reload=9.0,
+                                            rest_api=200.0, arrow=19.5)))
+    assert [v for k, v in over.items() if k.startswith("peak RSS")] == ["**not met**"]
+    # a floor over a size that was not measured says so, never "met"
+    unmeasured = verdicts(floors(pipeline_results(whole=19.0, rss_1m=900, rss_5m=None, copy_ratio=1.0, reload=9.0,
+                                                  rest_api=200.0, arrow=19.5)))
+    assert [v for k, v in unmeasured.items() if k.startswith("peak RSS")] == ["not measured"]
+    # an unchanged reload that rewrote rows fails, however fast
+    rewrote = verdicts(floors(pipeline_results(whole=19.0, rss_1m=900, rss_5m=1000, copy_ratio=1.0, reload=9.0,
+                                               rest_api=200.0, arrow=19.5, rows_written=1000)))
+    assert [v for k, v in rewrote.items() if k.startswith("unchanged reload")] == ["**not met**"]
+
+
+@pytest.mark.parametrize(("load", "replace", "expected"), [((1.0, 1.05), (2.0, 2.1), ["met", "met"]),
+                                                           ((1.0, 1.2), (2.0, 2.1), ["**not met**", "met"]),
+                                                           ((1.0, 1.0), (2.0, 2.4), ["met", "**not met**"])])
+def test_the_ods_scale_floor_can_fail(load: tuple[float, float], replace: tuple[float, float],
+                                      expected: list[str]) -> None:
+    table = bench("bench_ods_scale").table
+    lines = table({"rows_per_day": 1000, "days": 60, "ods_size": "1 GB", "reps": 3,
+                   "empty_load_s": load[0], "full_load_s": load[1], "load_ratio": load[1] / load[0],
+                   "empty_replace_s": replace[0], "full_replace_s": replace[1], "replace_ratio": replace[1] / replace[0]})
+    assert [("**not met**" if "**not met**" in line else "met") for line in lines if "floor 1.1×" in line] == expected
+
+
+@pytest.mark.parametrize(("per_partition", "expected"), [(500.0, "met"), (400.0, "**not met**")])
+def test_the_backfill_floor_can_fail(per_partition: float, expected: str) -> None:
+    table = bench("bench_backfill").table
+    row = {"runs": 9, "seconds": 90.0, "ods_rows": 10, "mart": []}
+    (last,) = [line for line in table(90, 500, {**row, "runs": 90, "seconds": per_partition}, row) if "floor 5×" in line]
+    assert f"floor 5×: {expected})" in last
+
+
+@pytest.mark.parametrize(("ods", "increments", "expected"), [
+    (2.0, [1.0] * 30, ["met", "met"]),
+    (2.0, [1.0] * 29 + [4.5], ["**not met**", "met"]),        # the last day's increment above 2x its ODS load
+    (2.0, [1.0] * 20 + [1.8] * 10, ["met", "**not met**"]),   # the increment grows with the days stored
+])
+def test_every_floor_of_the_sales_benchmark_can_fail(ods: float, increments: list[float], expected: list[str]) -> None:
+    floors = bench("bench_sales").floors
+    days = [{"ods_seconds": ods, "increment_seconds": inc} for inc in increments]
+    assert list(verdicts(floors({"days": days})).values()) == expected
