@@ -2,7 +2,7 @@
 day whose previous snapshot is not the day before (the first day, or a gap), and the next loaded day after a
 gap. Everything else (the day itself, the day after) follows from the declared partition mapping."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dagster import (
     AssetRecordsFilter,
@@ -30,9 +30,12 @@ IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunSt
 DERIVING_JOBS = frozenset({dm_ecommerce_job.name, ecommerce_daily_job.name, warehouse_job.name})
 
 
-def in_flight(context: SensorEvaluationContext, day: date) -> bool:
-    """A run of the day that will derive its changes is queued or running."""
-    runs = context.instance.get_runs(RunsFilter(tags={"dagster/partition": str(day)}, statuses=IN_FLIGHT))
+def in_flight(context: SensorEvaluationContext, day: date, since: float) -> bool:
+    """A run of the day that will derive its changes is queued or running, and was created after `since` (a
+    load's time): it reads that load. A run created before may have derived the day already, from the
+    snapshots it saw then, and does not count."""
+    runs = context.instance.get_runs(RunsFilter(tags={"dagster/partition": str(day)}, statuses=IN_FLIGHT,
+                                                created_after=datetime.fromtimestamp(since, UTC)))
     return any(CHANGES in (run.asset_selection or set()) or (run.asset_selection is None and run.job_name in DERIVING_JOBS)
                for run in runs)
 
@@ -76,8 +79,8 @@ def _request_stale_changes(context: SensorEvaluationContext, warehouse: Warehous
                     AssetRecordsFilter(asset_key=CHANGES, asset_partitions=[str(target)],
                                        after_storage_id=record.storage_id), limit=1,
                 ).records
-                if already or in_flight(context, target):
-                    continue  # derived after this load already, or being derived (by Airflow's run, say)
+                if already or in_flight(context, target, record.timestamp):
+                    continue  # derived after this load already, or about to be (by Airflow's run, say)
                 requested[str(target)] = RunRequest(
                     run_key=f"{record.partition_key}>{target}@{record.storage_id}",
                     partition_key=str(target), asset_selection=[CHANGES, MART],
