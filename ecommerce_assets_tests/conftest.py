@@ -23,6 +23,8 @@ from ecommerce_assets_tests.support.services import embedded_s3, postgres_answer
 from ecommerce_catalog_server import CatalogServer, GeneratedCatalog
 from ecommerce_local.services import embedded_postgres, persistent_s3
 
+pytest_plugins = ["ecommerce_assets_tests.support.cpu_time"]  # the CPU each test cost, printed at the end
+
 DEFAULT_TEST_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TIERS = ("unit", "integration", "system", "soak")
 
