@@ -33,7 +33,9 @@ DERIVING_JOBS = frozenset({dm_ecommerce_job.name, ecommerce_daily_job.name, ware
 def in_flight(context: SensorEvaluationContext, day: date, since: float) -> bool:
     """A run of the day that will derive its changes is queued or running, and was created after `since` (a
     load's time): it reads that load. A run created before may have derived the day already, from the
-    snapshots it saw then, and does not count."""
+    snapshots it saw then, and does not count. (The load's time is the run worker's clock, the run's creation
+    the storage's: hosts whose clocks drift apart by more than the gap between a load and the next launch
+    could misjudge it — kept in step by NTP, they are milliseconds apart.)"""
     runs = context.instance.get_runs(RunsFilter(tags={"dagster/partition": str(day)}, statuses=IN_FLIGHT,
                                                 created_after=datetime.fromtimestamp(since, UTC)))
     return any(CHANGES in (run.asset_selection or set()) or (run.asset_selection is None and run.job_name in DERIVING_JOBS)
