@@ -33,9 +33,11 @@ DERIVING_JOBS = frozenset({dm_ecommerce_job.name, ecommerce_daily_job.name, ware
 def in_flight(context: SensorEvaluationContext, day: date, since: float) -> bool:
     """A run of the day that will derive its changes is queued or running, and was created after `since` (a
     load's time): it reads that load. A run created before may have derived the day already, from the
-    snapshots it saw then, and does not count. (The load's time is the run worker's clock, the run's creation
-    the storage's: hosts whose clocks drift apart by more than the gap between a load and the next launch
-    could misjudge it — kept in step by NTP, they are milliseconds apart.)"""
+    snapshots it saw then, and does not count. (Two clocks: the load's event time is the run worker's, in
+    UTC; a run's creation is PostgreSQL's CURRENT_TIMESTAMP, stored without a zone in the server's TimeZone —
+    UTC here and in the compose stack. Under a zone east of UTC every queued run would count, as before this
+    rule; west of it none would, and the day is derived once more. A clock-free rule would compare the run's
+    first event id with the load's.)"""
     runs = context.instance.get_runs(RunsFilter(tags={"dagster/partition": str(day)}, statuses=IN_FLIGHT,
                                                 created_after=datetime.fromtimestamp(since, UTC)))
     return any(CHANGES in (run.asset_selection or set()) or (run.asset_selection is None and run.job_name in DERIVING_JOBS)
