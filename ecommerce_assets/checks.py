@@ -23,6 +23,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 from dagster._core.definitions.metadata import normalize_metadata
 
 from ecommerce_assets.partitions import daily_partitions
+from ecommerce_assets.warehouse import WarehouseResource
 
 CHECK_OUTPUT = "result"  # the output every @asset_check op declares
 
@@ -37,6 +38,15 @@ class Verdict:
 
 
 Judge = Callable[[AssetCheckExecutionContext, date], Verdict]
+
+
+def never_loaded(warehouse: WarehouseResource, table: str, asset: AssetKey, day: date) -> Verdict | None:
+    """The verdict of a day's check on `table` when its partition was never loaded (nothing to judge), else
+    None."""
+    if warehouse.day_loaded(table, day):
+        return None
+    return Verdict(False, {"loaded": False}, f"{table} has no partition {day}: it was never loaded; materialize "
+                                             f"{asset.to_user_string()} for partition {day} first")
 
 
 def daily_check(asset: AssetKey, name: str, description: str, *, blocking: bool = False,

@@ -10,9 +10,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, AssetKey, Output
+from dagster import AssetExecutionContext, AssetKey, AssetOut, Output
 
+from ecommerce_assets.automation import follows_upstream
+from ecommerce_assets.io_managers import warehouse_table_metadata
 from ecommerce_assets.partition_map import for_partitions
+
+
+def quarantine_out(key: AssetKey, table: str, description: str) -> AssetOut:
+    """One of the two outputs of a domain's ODS step: a warehouse table with a partition per snapshot day,
+    written by the warehouse IO manager and following its raw snapshot for any day."""
+    return AssetOut(key=key, io_manager_key="warehouse_io_manager", group_name="ods", kinds={"duckdb", "postgres"},
+                    metadata=warehouse_table_metadata(table, "snapshot_date"), automation_condition=follows_upstream(),
+                    description=description)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,15 @@ from ecommerce_assets.snapshots.factory import announced_total
 from ecommerce_assets.transforms.raw_snapshot import repeated_ids
 
 
+def records_and_superseded(lake: LakeResource, endpoint: Endpoint, day: date) -> tuple[int, int]:
+    """(records, superseded) of the day's stored snapshot: the records its footer counts, and how many of them
+    a later record with the same id replaces in the ODS (later wins) — what an ODS accounting check adds up to."""
+    key = endpoint.location.key(day.isoformat())
+    records, _ = lake.footer(key)
+    ids = lake.read_column(key, endpoint.id_column)
+    return records, len(ids) - ids.null_count - len(ids.drop_null().unique())
+
+
 def snapshot_checks(endpoint: Endpoint) -> list[AssetChecksDefinition]:
     @daily_check(endpoint.asset_key, endpoint.check_name("count_matches_total"), blocking=True,
                  resource_keys=frozenset({"lake"}),

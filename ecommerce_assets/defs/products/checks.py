@@ -15,12 +15,12 @@ from dagster import (
     MetadataValue,
 )
 
-from ecommerce_assets.checks import Verdict, daily_check
+from ecommerce_assets.checks import Verdict, daily_check, never_loaded
 from ecommerce_assets.defs.products.keys import MART, ODS, ODS_TABLE, REJECTED
 from ecommerce_assets.defs.products.snapshot import PRODUCTS
 from ecommerce_assets.defs.products.transforms.gates import PartitionCounts, rejected_share_problem, shrink_problem
-from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.resources.quality_settings import QualitySettings
+from ecommerce_assets.snapshots import records_and_superseded
 from ecommerce_assets.sql_files import SqlFiles
 from ecommerce_assets.warehouse import WarehouseResource
 
@@ -42,10 +42,7 @@ def partition_counts(warehouse: WarehouseResource, day: date) -> PartitionCounts
 
 def absent(warehouse: WarehouseResource, day: date) -> Verdict | None:
     """The verdict of every ODS gate on a day whose ODS partition was never loaded: nothing to build on."""
-    if warehouse.day_loaded(ODS_TABLE, day):
-        return None
-    return Verdict(False, {"loaded": False}, f"{ODS_TABLE} has no partition {day}: it was never loaded; materialize "
-                                             f"{ODS.to_user_string()} for partition {day} first")
+    return never_loaded(warehouse, ODS_TABLE, ODS, day)
 
 
 ThresholdJudge = Callable[[PartitionCounts, QualitySettings], tuple[str | None, dict[str, object]]]
@@ -105,11 +102,7 @@ ods_fct_products__catalog_shrink = threshold_gate(
 def ods_fct_products__accounts_for_every_record(context: AssetCheckExecutionContext, day: date) -> Verdict:
     if (missing := absent(context.resources.warehouse, day)) is not None:
         return missing
-    lake: LakeResource = context.resources.lake
-    key = PRODUCTS.location.key(day.isoformat())
-    records, _ = lake.footer(key)
-    ids = lake.read_column(key, PRODUCTS.id_column)
-    duplicates = len(ids) - ids.null_count - len(ids.drop_null().unique())
+    records, duplicates = records_and_superseded(context.resources.lake, PRODUCTS, day)
     with context.resources.warehouse.connect() as conn:
         row = conn.execute(SQL.text("postgres/checks/ods_accounting.sql"), {"partition": day}).fetchone()
     stored, stored_rejected, sent, sent_rejected = (int(v or 0) for v in row or (0, 0, 0, 0))

@@ -8,16 +8,14 @@ from typing import Any
 
 import pyarrow.dataset as pads
 from dagster import Any as DagsterAny
-from dagster import AssetExecutionContext, AssetIn, AssetOut, MetadataValue, Output, multi_asset
+from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, multi_asset
 from dagster_duckdb import DuckDBResource
 
-from ecommerce_assets.automation import follows_upstream
 from ecommerce_assets.defs.products.keys import ODS, ODS_TABLE, RAW, REJECTED, REJECTED_TABLE
 from ecommerce_assets.defs.products.transforms.rules import CheckedProducts, checked_products
-from ecommerce_assets.io_managers import warehouse_table_metadata
 from ecommerce_assets.partition_map import by_partition
 from ecommerce_assets.partitions import BACKFILL_POLICY, WAREHOUSE_POOL, daily_partitions
-from ecommerce_assets.quarantine import CleanedDay, quarantined_outputs
+from ecommerce_assets.quarantine import CleanedDay, quarantine_out, quarantined_outputs
 from ecommerce_assets.retries import STEP_RETRY, heals
 
 
@@ -41,17 +39,13 @@ def day_metadata(checked: CheckedProducts) -> dict[str, Any]:
     retry_policy=STEP_RETRY,
     name="ods_products",
     outs={
-        ODS.to_python_identifier(): AssetOut(
-            key=ODS, io_manager_key="warehouse_io_manager", group_name="ods", kinds={"duckdb", "postgres"},
-            metadata=warehouse_table_metadata(ODS_TABLE, "snapshot_date"), automation_condition=follows_upstream(),
-            description="One typed row per accepted product and snapshot date (ods.fct_products, a partition per day).",
-        ),
-        REJECTED.to_python_identifier(): AssetOut(
-            key=REJECTED, io_manager_key="warehouse_io_manager", group_name="ods", kinds={"duckdb", "postgres"},
-            metadata=warehouse_table_metadata(REJECTED_TABLE, "snapshot_date"), automation_condition=follows_upstream(),
-            description="Every record of the day's snapshot the rules rejected, with its reason and its JSON as "
-                        "received (ods.rejected_products).",
-        ),
+        ODS.to_python_identifier(): quarantine_out(
+            ODS, ODS_TABLE,
+            "One typed row per accepted product and snapshot date (ods.fct_products, a partition per day)."),
+        REJECTED.to_python_identifier(): quarantine_out(
+            REJECTED, REJECTED_TABLE,
+            "Every record of the day's snapshot the rules rejected, with its reason and its JSON as received "
+            "(ods.rejected_products)."),
     },
     # one day's dataset, or for a backfill range a mapping by day (Dagster cannot check such a union itself)
     ins={"raw": AssetIn(key=RAW, input_manager_key="lake_snapshot_input", dagster_type=DagsterAny)},

@@ -13,7 +13,7 @@ from dagster import (
     asset_check,
 )
 
-from ecommerce_assets.checks import Verdict, daily_check
+from ecommerce_assets.checks import Verdict, daily_check, never_loaded
 from ecommerce_assets.defs.sales.keys import (
     CART_LINES,
     CART_LINES_TABLE,
@@ -27,18 +27,12 @@ from ecommerce_assets.defs.sales.keys import (
 )
 from ecommerce_assets.defs.sales.snapshots import CARTS, USERS
 from ecommerce_assets.lake import LakeResource
+from ecommerce_assets.snapshots import records_and_superseded
 from ecommerce_assets.sql_files import SqlFiles
 from ecommerce_assets.warehouse import WarehouseResource
 
 SQL = SqlFiles("ecommerce_assets.defs.sales")
 STORES = frozenset({"warehouse", "lake"})
-
-
-def _absent(warehouse: WarehouseResource, table: str, day: date, asset: str) -> Verdict | None:
-    if warehouse.day_loaded(table, day):
-        return None
-    return Verdict(False, {"loaded": False}, f"{table} has no partition {day}: it was never loaded; materialize "
-                                             f"{asset} for partition {day} first")
 
 
 def raw_line_counts(lake: LakeResource, day: date) -> tuple[int, int, int]:
@@ -59,7 +53,7 @@ def raw_line_counts(lake: LakeResource, day: date) -> tuple[int, int, int]:
                          "every line the raw snapshot lists, and the table holds what its load sent: nothing lost.")
 def ods_fct_cart_lines__accounts_for_every_line(context: AssetCheckExecutionContext, day: date) -> Verdict:
     warehouse: WarehouseResource = context.resources.warehouse
-    if (missing := _absent(warehouse, CART_LINES_TABLE, day, CART_LINES.to_user_string())) is not None:
+    if (missing := never_loaded(warehouse, CART_LINES_TABLE, CART_LINES, day)) is not None:
         return missing
     records, raw_lines, superseded = raw_line_counts(context.resources.lake, day)
     with warehouse.connect() as conn:
@@ -82,13 +76,9 @@ def ods_fct_cart_lines__accounts_for_every_line(context: AssetCheckExecutionCont
              description="Stored customers + rejected users + superseded duplicates = the raw snapshot's users.")
 def ods_dim_customers__accounts_for_every_user(context: AssetCheckExecutionContext, day: date) -> Verdict:
     warehouse: WarehouseResource = context.resources.warehouse
-    if (missing := _absent(warehouse, CUSTOMERS_TABLE, day, CUSTOMERS.to_user_string())) is not None:
+    if (missing := never_loaded(warehouse, CUSTOMERS_TABLE, CUSTOMERS, day)) is not None:
         return missing
-    lake: LakeResource = context.resources.lake
-    key = USERS.location.key(day.isoformat())
-    records, _ = lake.footer(key)
-    ids = lake.read_column(key, USERS.id_column)
-    duplicates = len(ids) - ids.null_count - len(ids.drop_null().unique())
+    records, duplicates = records_and_superseded(context.resources.lake, USERS, day)
     with warehouse.connect() as conn:
         row = conn.execute(SQL.text("postgres/checks/customers_accounting.sql"), {"partition": day}).fetchone()
     stored, rejected, sent = (int(v or 0) for v in row or (0, 0, 0))

@@ -9,10 +9,9 @@ from typing import Any
 
 import pyarrow.dataset as pads
 from dagster import Any as DagsterAny
-from dagster import AssetExecutionContext, AssetIn, AssetKey, AssetOut, MetadataValue, Output, multi_asset
+from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, multi_asset
 from dagster_duckdb import DuckDBResource
 
-from ecommerce_assets.automation import follows_upstream
 from ecommerce_assets.defs.sales.keys import (
     CART_LINES,
     CART_LINES_TABLE,
@@ -27,17 +26,10 @@ from ecommerce_assets.defs.sales.keys import (
 )
 from ecommerce_assets.defs.sales.transforms.carts import CheckedCarts, checked_carts
 from ecommerce_assets.defs.sales.transforms.customers import checked_customers
-from ecommerce_assets.io_managers import warehouse_table_metadata
 from ecommerce_assets.partition_map import by_partition
 from ecommerce_assets.partitions import BACKFILL_POLICY, WAREHOUSE_POOL, daily_partitions
-from ecommerce_assets.quarantine import CleanedDay, quarantined_outputs
+from ecommerce_assets.quarantine import CleanedDay, quarantine_out, quarantined_outputs
 from ecommerce_assets.retries import STEP_RETRY, heals
-
-
-def _out(key: AssetKey, table: str, description: str) -> AssetOut:
-    return AssetOut(key=key, io_manager_key="warehouse_io_manager", group_name="ods", kinds={"duckdb", "postgres"},
-                    metadata=warehouse_table_metadata(table, "snapshot_date"), automation_condition=follows_upstream(),
-                    description=description)
 
 
 def cart_metadata(checked: CheckedCarts) -> dict[str, Any]:
@@ -57,11 +49,11 @@ def cart_metadata(checked: CheckedCarts) -> dict[str, Any]:
     retry_policy=STEP_RETRY,
     name="ods_carts",
     outs={
-        CART_LINES.to_python_identifier(): _out(
+        CART_LINES.to_python_identifier(): quarantine_out(
             CART_LINES, CART_LINES_TABLE,
             "One typed row per line of every accepted cart and snapshot date (ods.fct_cart_lines, a partition per "
             "day)."),
-        REJECTED_CARTS.to_python_identifier(): _out(
+        REJECTED_CARTS.to_python_identifier(): quarantine_out(
             REJECTED_CARTS, REJECTED_CARTS_TABLE,
             "Every cart of the day's snapshot the rules rejected, whole: its reason, its line count and its JSON "
             "as received (ods.rejected_carts)."),
@@ -91,11 +83,11 @@ def ods_carts(context: AssetExecutionContext, raw: pads.Dataset | Mapping[str, p
     retry_policy=STEP_RETRY,
     name="ods_customers",
     outs={
-        CUSTOMERS.to_python_identifier(): _out(
+        CUSTOMERS.to_python_identifier(): quarantine_out(
             CUSTOMERS, CUSTOMERS_TABLE,
             "The day's users as customers (ods.dim_customers, a partition per day): id, customer_key, age, gender, "
             "role, city, state, country — nothing personal."),
-        REJECTED_USERS.to_python_identifier(): _out(
+        REJECTED_USERS.to_python_identifier(): quarantine_out(
             REJECTED_USERS, REJECTED_USERS_TABLE,
             "Every user of the day's snapshot the rules rejected: the reason only (ods.rejected_users)."),
     },
