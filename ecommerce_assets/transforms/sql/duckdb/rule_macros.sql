@@ -1,6 +1,6 @@
--- Helpers for the ODS rules of every domain. A field arrives as its JSON text `j` (from json_extract; NULL when absent)
--- and, for strings, its unescaped value `s`: its kind is read off the first character of `j`, so no value
--- is parsed twice.
+-- Helpers for the ODS rules of every domain. A field arrives as its JSON text `j` (from json_extract; NULL when
+-- absent): its kind is read off the first character of `j`, and only a string is unescaped, so no value is
+-- parsed twice.
 CREATE OR REPLACE TEMP MACRO ecom_kind(j) AS CASE
     WHEN j IS NULL OR j = 'null' THEN 'null'
     WHEN left(j, 1) = '"' THEN 'string'
@@ -13,12 +13,15 @@ END;
 -- ASCII white space, trimmed from numeric strings and categories (other Unicode spaces are text).
 CREATE OR REPLACE TEMP MACRO ecom_trim(s) AS trim(s, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13));
 
+-- The unescaped value of a JSON string; NULL for any other kind (or absent).
+CREATE OR REPLACE TEMP MACRO ecom_string(j) AS CASE WHEN left(j, 1) = '"' THEN j ->> '$' END;
+
 -- The text of a number or numeric string, trimmed; NULL when absent, null or an empty string; '' marks
 -- a kind that can never be numeric (boolean, object, array).
-CREATE OR REPLACE TEMP MACRO ecom_num_text(j, s) AS CASE ecom_kind(j)
+CREATE OR REPLACE TEMP MACRO ecom_num_text(j) AS CASE ecom_kind(j)
     WHEN 'null' THEN NULL
     WHEN 'number' THEN j
-    WHEN 'string' THEN nullif(ecom_trim(s), '')
+    WHEN 'string' THEN nullif(ecom_trim(j ->> '$'), '')
     ELSE ''
 END;
 

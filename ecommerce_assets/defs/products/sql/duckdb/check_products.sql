@@ -48,21 +48,21 @@ fields AS (
         -- the id as this reader sees it (the first `id` of the object) against the one the raw layer read
         NOT coalesce(regexp_full_match(j[16], '-?[0-9]+') AND TRY_CAST(j[16] AS BIGINT) = product_id, false)
             AS id_ambiguous,
-        CASE WHEN left(j[1], 1) = '"' THEN j[1] ->> '$' END AS title,
-        CASE WHEN left(j[2], 1) = '"' THEN j[2] ->> '$' END AS description,
-        CASE WHEN left(j[3], 1) = '"' THEN j[3] ->> '$' END AS category_s,
-        CASE WHEN left(j[4], 1) = '"' THEN j[4] ->> '$' END AS brand,
-        CASE WHEN left(j[5], 1) = '"' THEN j[5] ->> '$' END AS sku,
-        CASE WHEN left(j[10], 1) = '"' THEN j[10] ->> '$' END AS availability_status,
-        CASE WHEN left(j[14], 1) = '"' THEN j[14] ->> '$' END AS created_at_s,
-        CASE WHEN left(j[15], 1) = '"' THEN j[15] ->> '$' END AS updated_at_s,
+        ecom_string(j[1]) AS title,
+        ecom_string(j[2]) AS description,
+        ecom_string(j[3]) AS category_s,
+        ecom_string(j[4]) AS brand,
+        ecom_string(j[5]) AS sku,
+        ecom_string(j[10]) AS availability_status,
+        ecom_string(j[14]) AS created_at_s,
+        ecom_string(j[15]) AS updated_at_s,
         CASE WHEN left(j[11], 1) = '[' THEN json_extract(j[11], '$[*]')::VARCHAR[] END AS tag_items_j,
-        ecom_num_text(j[6], CASE WHEN left(j[6], 1) = '"' THEN j[6] ->> '$' END) AS price_t,
-        ecom_num_text(j[7], CASE WHEN left(j[7], 1) = '"' THEN j[7] ->> '$' END) AS discount_percentage_t,
-        ecom_num_text(j[8], CASE WHEN left(j[8], 1) = '"' THEN j[8] ->> '$' END) AS rating_t,
-        ecom_num_text(j[9], CASE WHEN left(j[9], 1) = '"' THEN j[9] ->> '$' END) AS stock_t,
-        ecom_num_text(j[12], CASE WHEN left(j[12], 1) = '"' THEN j[12] ->> '$' END) AS weight_t,
-        ecom_num_text(j[13], CASE WHEN left(j[13], 1) = '"' THEN j[13] ->> '$' END) AS minimum_order_quantity_t
+        ecom_num_text(j[6]) AS price_t,
+        ecom_num_text(j[7]) AS discount_percentage_t,
+        ecom_num_text(j[8]) AS rating_t,
+        ecom_num_text(j[9]) AS stock_t,
+        ecom_num_text(j[12]) AS weight_t,
+        ecom_num_text(j[13]) AS minimum_order_quantity_t
     FROM parsed
 ),
 numbers AS (

@@ -19,8 +19,8 @@ carts AS (
         coalesce(json_type(try(record_json::JSON)), 'NULL') AS record_type,
         j[1] AS id_j, j[2] AS user_j,
         CASE WHEN left(j[3], 1) = '[' THEN json_extract(j[3], '$[*]')::VARCHAR[] END AS items,
-        ecom_num_text(j[4], CASE WHEN left(j[4], 1) = '"' THEN j[4] ->> '$' END) AS total_t,
-        ecom_num_text(j[5], CASE WHEN left(j[5], 1) = '"' THEN j[5] ->> '$' END) AS discounted_total_t
+        ecom_num_text(j[4]) AS total_t,
+        ecom_num_text(j[5]) AS discounted_total_t
     FROM parsed
 ),
 lines AS (
@@ -38,12 +38,12 @@ line_values AS (
     SELECT
         record_index, line_no, kind,
         f[1] AS product_j, f[2] AS title_j,
-        CASE WHEN left(f[2], 1) = '"' THEN f[2] ->> '$' END AS title,
-        ecom_num_text(f[3], CASE WHEN left(f[3], 1) = '"' THEN f[3] ->> '$' END) AS price_t,
-        ecom_num_text(f[4], CASE WHEN left(f[4], 1) = '"' THEN f[4] ->> '$' END) AS quantity_t,
-        ecom_num_text(f[5], CASE WHEN left(f[5], 1) = '"' THEN f[5] ->> '$' END) AS total_t,
-        ecom_num_text(f[6], CASE WHEN left(f[6], 1) = '"' THEN f[6] ->> '$' END) AS discount_percentage_t,
-        ecom_num_text(f[7], CASE WHEN left(f[7], 1) = '"' THEN f[7] ->> '$' END) AS discounted_total_t
+        ecom_string(f[2]) AS title,
+        ecom_num_text(f[3]) AS price_t,
+        ecom_num_text(f[4]) AS quantity_t,
+        ecom_num_text(f[5]) AS total_t,
+        ecom_num_text(f[6]) AS discount_percentage_t,
+        ecom_num_text(f[7]) AS discounted_total_t
     FROM line_fields
 ),
 line_checked AS (

@@ -16,13 +16,13 @@ fields AS (
         record_index, user_id, j IS NULL AS undecodable,
         j[1] ->> '$' AS problem, j[2] AS id_j, j[3] AS age_j,
         j[4] AS gender_j, j[5] AS role_j, j[6] AS city_j, j[7] AS state_j, j[8] AS country_j, j[9] AS key_j,
-        CASE WHEN left(j[4], 1) = '"' THEN j[4] ->> '$' END AS gender,
-        CASE WHEN left(j[5], 1) = '"' THEN j[5] ->> '$' END AS role,
-        CASE WHEN left(j[6], 1) = '"' THEN j[6] ->> '$' END AS city,
-        CASE WHEN left(j[7], 1) = '"' THEN j[7] ->> '$' END AS state,
-        CASE WHEN left(j[8], 1) = '"' THEN j[8] ->> '$' END AS country,
-        CASE WHEN left(j[9], 1) = '"' THEN j[9] ->> '$' END AS customer_key,
-        ecom_num_text(j[3], CASE WHEN left(j[3], 1) = '"' THEN j[3] ->> '$' END) AS age_t
+        ecom_string(j[4]) AS gender,
+        ecom_string(j[5]) AS role,
+        ecom_string(j[6]) AS city,
+        ecom_string(j[7]) AS state,
+        ecom_string(j[8]) AS country,
+        ecom_string(j[9]) AS customer_key,
+        ecom_num_text(j[3]) AS age_t
     FROM parsed
 ),
 checked AS (
