@@ -4,6 +4,7 @@ workers keep the cores busy, where `--durations` shows waiting as much as work. 
 the largest first, with the total; the figures travel from pytest-xdist's workers in the reports."""
 
 import resource
+from collections.abc import Generator
 
 import pytest
 
@@ -23,11 +24,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[_STARTED] = cpu_seconds()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    outcome = yield
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     if call.when == "teardown" and _STARTED in item.stash:
-        outcome.get_result().user_properties.append((CPU_KEY, cpu_seconds() - item.stash[_STARTED]))
+        report.user_properties.append((CPU_KEY, cpu_seconds() - item.stash[_STARTED]))
+    return report
 
 
 class CpuReport:
