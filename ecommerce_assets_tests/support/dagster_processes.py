@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import psutil
 import requests
-from dagster import DagsterInstance
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, EventLogRecord
 from dagster._core.scheduler.instigation import InstigatorType
 
 from ecommerce_assets.definitions import defs
@@ -131,3 +132,12 @@ def sensor_has_ticked(instance: DagsterInstance, name: str) -> bool:
         if state.name == name and instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1):
             return True
     return False
+
+
+def materializations(instance: DagsterInstance, asset: AssetKey | str, day: date | str, limit: int = 100
+                     ) -> list[EventLogRecord]:
+    """The asset's materializations of the day's partition, the latest first: counted in the event log,
+    however the runs that made them were grouped or tagged."""
+    key = asset if isinstance(asset, AssetKey) else AssetKey(asset)
+    return list(instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[str(day)]), limit=limit).records)

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
 from ecommerce_assets.lake import LakeResource
 from ecommerce_assets_tests.support.dagster_processes import (
     BIN,
     DagsterStack,
     dagster_stack,
+    materializations,
     sensor_has_ticked,
     wait_for,
 )
@@ -70,10 +71,8 @@ def airflow_home(tmp_path: Path) -> Path:
     return home
 
 
-def materializations(instance: DagsterInstance, asset: str, partition: str) -> list[str]:
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition]), limit=100).records
-    return [r.run_id for r in records]
+def materializing_runs(instance: DagsterInstance, asset: str, partition: str) -> list[str]:
+    return [r.run_id for r in materializations(instance, asset, partition)]
 
 
 def materialized_by_run(instance: DagsterInstance, run_id: str) -> set[str]:
@@ -139,7 +138,7 @@ def test_airflow_driven_each_dag_materializes_exactly_its_asset(
     for dag_id, asset, job, layer in layers:
         result = dags_test(env, dag_id, partition)
         assert result.returncode == 0, output(result)[-5000:]
-        (run_id,) = materializations(dagster.instance, asset, partition)
+        (run_id,) = materializing_runs(dagster.instance, asset, partition)
         run = dagster.instance.get_run_by_id(run_id)
         assert run is not None
         assert run.tags["dagster/partition"] == partition
@@ -165,14 +164,14 @@ def test_with_dagster_automation_nothing_runs_twice(stack: tuple[DagsterStack, C
         assert result.returncode == 0, output(result)[-5000:]
     # Each asset partition materialized exactly once; ODS and mart by one run (Airflow's or the automation's).
     for asset in ("raw_products_parquet", "ods_fct_products"):
-        assert len(materializations(dagster.instance, asset, partition)) == 1, asset
+        assert len(materializing_runs(dagster.instance, asset, partition)) == 1, asset
     # The mart: once by one of them. Dagster's own sensors can, once in a while, build it a second time: the
     # automation's condition latched the ODS update while the day's changes were missing (the first day's
     # changes come from the gap sensor or from Airflow's dm run), and a tick that reads the event log while that
     # run ends can see the changes stored, the run over and the mart not yet — a redundant rebuild of the same
     # rows (Dagster's race, not the adapter's). Airflow never submits a second run, nor Dagster's sensors more
     # than one.
-    runs = [dagster.instance.get_run_by_id(r) for r in materializations(dagster.instance, "dm_fct_ecommerce", partition)]
+    runs = [dagster.instance.get_run_by_id(r) for r in materializing_runs(dagster.instance, "dm_fct_ecommerce", partition)]
     tags = [r.tags if r is not None else {} for r in runs]
     by_airflow = [t for t in tags if "airflow/dag_id" in t]
     by_sensors = [t for t in tags if "dagster/sensor_name" in t and "airflow/dag_id" not in t]
@@ -196,7 +195,7 @@ def test_failing_dagster_run_fails_the_task_with_its_error(stack: tuple[DagsterS
     assert f"Dagster run {runs[-1].run_id} of raw_products_job for partition {partition} ended FAILURE" in text
     assert "CatalogFetchError" in text and "HTTP 400" in text  # Dagster's error, in the Airflow task log
     assert len(runs) == 1  # a failed Dagster run is not re-submitted by Airflow retries
-    assert materializations(dagster.instance, "raw_products_parquet", partition) == []
+    assert materializing_runs(dagster.instance, "raw_products_parquet", partition) == []
     assert result.returncode != 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetKey, AssetRecordsFilter, DagsterEventType
+from dagster import AssetKey, DagsterEventType
 
 from ecommerce_assets.definitions import FOLLOW_UP_SENSORS, build_defs
 from ecommerce_assets.defs.products.keys import CHANGES, MART, ODS, RAW
@@ -22,6 +22,7 @@ from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
 from ecommerce_assets_tests.support import history_oracle as oracle
 from ecommerce_assets_tests.support.celery_pool import Pool, celery_pool
+from ecommerce_assets_tests.support.dagster_processes import materializations
 from ecommerce_assets_tests.support.helpers import expected_mart, expected_ods, make_resources, query, run_partition
 from ecommerce_assets_tests.support.restartable import RestartablePostgres, restartable_postgres
 from ecommerce_catalog_server import CatalogServer
@@ -80,8 +81,7 @@ def wait_for_step_on_a_worker(pool: Pool, step: str, seconds: float = 180) -> tu
 
 def latest(pool: Pool, asset: AssetKey, day: date) -> int:
     """The storage id of the asset's latest materialization for the day (0: none)."""
-    records = pool.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=asset, asset_partitions=[str(day)]), limit=1).records
+    records = materializations(pool.instance, asset, day, limit=1)
     return records[0].storage_id if records else 0
 
 

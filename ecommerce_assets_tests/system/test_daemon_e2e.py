@@ -5,12 +5,18 @@ import time
 from datetime import date
 from pathlib import Path
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
+from dagster import DagsterInstance, RunsFilter
 
 from ecommerce_assets.defs.products.keys import RAW
 from ecommerce_assets.lake import LakeResource
 from ecommerce_assets_tests.support import history_oracle as oracle
-from ecommerce_assets_tests.support.dagster_processes import SENSOR_PACE, dagster_stack, sensor_has_ticked, wait_for
+from ecommerce_assets_tests.support.dagster_processes import (
+    SENSOR_PACE,
+    dagster_stack,
+    materializations,
+    sensor_has_ticked,
+    wait_for,
+)
 from ecommerce_assets_tests.support.helpers import (
     expected_mart,
     expected_ods,
@@ -36,12 +42,8 @@ def test_raw_only_brings_ods_and_mart_by_itself(tmp_path: Path, lake: LakeResour
         run_partition(make_resources(lake, pg_dsn, catalog_server.url), PARTITION, assets=[RAW],
                       instance=instance)
 
-        def mart_materialized() -> bool:
-            return bool(instance.fetch_materializations(
-                AssetRecordsFilter(asset_key=AssetKey("dm_fct_ecommerce"), asset_partitions=[PARTITION]), limit=1,
-            ).records)
-
-        wait_for(mart_materialized, WAIT_SECONDS, f"dm_fct_ecommerce {PARTITION}", stack.log)
+        wait_for(lambda: bool(materializations(instance, "dm_fct_ecommerce", PARTITION, limit=1)), WAIT_SECONDS,
+                 f"dm_fct_ecommerce {PARTITION}", stack.log)
 
         accepted, _ = expected_ods(fetch_all(catalog_server.url))
         assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products WHERE snapshot_date = %s",
@@ -75,10 +77,9 @@ def test_days_out_of_order_through_raw_only(tmp_path: Path, lake: LakeResource, 
         snapshots = {}
 
         def built(asset: str, day: date) -> int:
-            """Materializations of the day's partition, counted in the event log (not in run tags: the daemon may
-            group the work in one run per day, or a backfill of range runs when one tick asks for several days)."""
-            return len(instance.fetch_materializations(
-                AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[str(day)]), limit=100).records)
+            """In the event log, not in run tags: the daemon may group the work in one run per day, or a backfill
+            of range runs when one tick asks for several days."""
+            return len(materializations(instance, asset, day))
 
         for step, day in enumerate((days[2], days[0], days[1])):
             catalog = DailyCatalog(60, day)
