@@ -194,7 +194,7 @@ def newcomer(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
 def write_instance_yaml(home: Path, pg_dsn: str) -> None:
     """The repository's dagster.yaml, with the storage pointed at `pg_dsn` instead of $DAGSTER_PG_URL."""
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
-    config["storage"]["postgres"]["postgres_url"] = pg_dsn
+    config["storage"]["custom"]["config"]["postgres_url"] = pg_dsn
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
 
 

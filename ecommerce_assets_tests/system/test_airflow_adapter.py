@@ -1,5 +1,9 @@
 """The Airflow adapter: a real Airflow (its own virtual environment) runs `airflow dags test` against a real
-dagster-webserver and daemon serving this code location with real PostgreSQL, S3 and catalog server."""
+dagster-webserver and daemon serving this code location with real PostgreSQL, S3 and catalog server.
+
+The three scenarios against a running Dagster share one stack and one Airflow database (one test, a subtest
+each): each works on a day of its own, counts runs and materializations of that day only, and sets the sensors
+it needs — through the webserver's GraphQL, as a person does in the UI."""
 
 import json
 import os
@@ -9,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
 from ecommerce_assets.lake import LakeResource
 from ecommerce_assets_tests.support.dagster_processes import (
-    BIN,
     DagsterStack,
     dagster_stack,
     materializations,
@@ -53,13 +57,17 @@ def airflow(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.C
                           timeout=timeout)
 
 
+FOLLOWING = ("ecommerce_automation_sensor", "product_changes_gap_sensor")  # what builds layers after raw
+
+
 @pytest.fixture
-def stack(tmp_path: Path, pg_dsn: str, lake: LakeResource) -> Iterator[tuple[DagsterStack, CatalogServer]]:
+def stack(tmp_path: Path, pg_dsn: str, lake: LakeResource) -> Iterator[tuple[DagsterStack, CatalogServer, str]]:
+    """The daemon and webserver over the test's warehouse, and its DSN."""
     with CatalogServer(GeneratedCatalog(size=150, seed=5, awkward=True)) as server, \
             dagster_stack(tmp_path, pg_dsn, lake, server.url, webserver=True) as dagster:
-        wait_for(lambda: sensor_has_ticked(dagster.instance, "ecommerce_automation_sensor"), 240,
-                 "the automation sensor's first tick", dagster.log)
-        yield dagster, server
+        wait_for(lambda: all(sensor_has_ticked(dagster.instance, s) for s in FOLLOWING), 240,
+                 "the first ticks of the automation and gap sensors", dagster.log)
+        yield dagster, server, pg_dsn
 
 
 @pytest.fixture
@@ -69,6 +77,32 @@ def airflow_home(tmp_path: Path) -> Path:
     migrated = airflow(airflow_env(home, None), "db", "migrate")
     assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
     return home
+
+
+def set_sensors(dagster: DagsterStack, names: tuple[str, ...], running: bool) -> None:
+    """Start or stop sensors as the UI does: the webserver's GraphQL mutations (an answer that is not the
+    sensor's new state fails, naming what the server said)."""
+    url = f"{dagster.webserver_url}/graphql"
+
+    def ask(document: str, **variables: object) -> dict[str, object]:
+        answer = requests.post(url, json={"query": document, "variables": variables}, timeout=60)
+        answer.raise_for_status()
+        body = answer.json()
+        assert "errors" not in body, body
+        return dict(body["data"])
+
+    for name in names:
+        selector = {"repositoryLocationName": "ecommerce_assets", "repositoryName": "__repository__",
+                    "sensorName": name}
+        if running:
+            done = ask("mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) { __typename } }", s=selector)
+            assert done["startSensor"] == {"__typename": "Sensor"}, done
+        else:
+            found = ask("query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { __typename "
+                        "... on Sensor { sensorState { id } } } }", s=selector)["sensorOrError"]
+            state_id = found["sensorState"]["id"]  # type: ignore[index]
+            done = ask("mutation($id: String) { stopSensor(id: $id) { __typename } }", id=state_id)
+            assert done["stopSensor"] == {"__typename": "StopSensorMutationResult"}, done
 
 
 def materializing_runs(instance: DagsterInstance, asset: str, partition: str) -> list[str]:
@@ -117,15 +151,31 @@ def test_dag_files_parse_offline_with_nothing_configured(airflow_home: Path) -> 
     assert "dm_ecommerce_analytics ['materialize_dm_fct_ecommerce', 'wait_for_ecommerce_ods_pg']" in lines
 
 
-def test_airflow_driven_each_dag_materializes_exactly_its_asset(
-        stack: tuple[DagsterStack, CatalogServer], airflow_home: Path, pg_dsn: str) -> None:
-    dagster, server = stack
-    # Airflow-driven mode: Dagster's automation (and the gap sensor, which derives a first day's changes) is
-    # switched off, so each DAG must do its own layer.
-    for sensor in ("ecommerce_automation_sensor", "product_changes_gap_sensor"):
-        stopped = subprocess.run([str(BIN / "dagster"), "sensor", "stop", sensor, "-w", str(REPO_ROOT / "workspace.yaml")],
-                                 env=dagster.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+@pytest.mark.timeout(1500)  # three scenarios, each a few minutes on a busy 2-core machine
+def test_airflow_against_a_dagster_deployment(stack: tuple[DagsterStack, CatalogServer, str], airflow_home: Path,
+                                              subtests: pytest.Subtests) -> None:
+    """Three ways Airflow meets one Dagster deployment, in turn on one daemon, webserver and Airflow database
+    (each costs a minute of CPU to set up), each on a day of its own and counting that day's runs only."""
+    with subtests.test("Airflow-driven: each DAG materializes exactly its asset"):
+        each_dag_materializes_exactly_its_asset(stack, airflow_home)
+    with subtests.test("with Dagster's automation: nothing runs twice"):
+        with_dagster_automation_nothing_runs_twice(stack, airflow_home)
+    with subtests.test("a failing Dagster run fails the task with its error"):
+        failing_dagster_run_fails_the_task_with_its_error(stack, airflow_home)
+
+
+def each_dag_materializes_exactly_its_asset(stack: tuple[DagsterStack, CatalogServer, str], airflow_home: Path) -> None:
+    """Airflow-driven mode: Dagster's automation (and the gap sensor, which derives a first day's changes) is
+    switched off, so each DAG must do its own layer; on again afterwards."""
+    set_sensors(stack[0], FOLLOWING, running=False)
+    try:
+        airflow_does_each_layer(stack, airflow_home)
+    finally:
+        set_sensors(stack[0], FOLLOWING, running=True)
+
+
+def airflow_does_each_layer(stack: tuple[DagsterStack, CatalogServer, str], airflow_home: Path) -> None:
+    dagster, server, pg_dsn = stack
     env = airflow_env(airflow_home, dagster.webserver_url)
     partition = (TODAY - timedelta(days=1)).isoformat()
 
@@ -154,9 +204,9 @@ def test_airflow_driven_each_dag_materializes_exactly_its_asset(
     assert len(dagster.instance.get_runs(RunsFilter(tags={"dagster/partition": partition}))) == 3
 
 
-def test_with_dagster_automation_nothing_runs_twice(stack: tuple[DagsterStack, CatalogServer], airflow_home: Path,
-                                                    pg_dsn: str) -> None:
-    dagster, server = stack
+def with_dagster_automation_nothing_runs_twice(stack: tuple[DagsterStack, CatalogServer, str],
+                                               airflow_home: Path) -> None:
+    dagster, server, pg_dsn = stack
     env = airflow_env(airflow_home, dagster.webserver_url)
     partition = (TODAY - timedelta(days=2)).isoformat()
     for dag_id in ("raw_s3_api", "ecommerce_ods_pg", "dm_ecommerce_analytics"):
@@ -182,13 +232,16 @@ def test_with_dagster_automation_nothing_runs_twice(stack: tuple[DagsterStack, C
                                 "FROM dm.fct_ecommerce WHERE report_date = %s", (partition,))) == expected_mart(accepted)
 
 
-def test_failing_dagster_run_fails_the_task_with_its_error(stack: tuple[DagsterStack, CatalogServer],
-                                                          airflow_home: Path) -> None:
-    dagster, server = stack
+def failing_dagster_run_fails_the_task_with_its_error(stack: tuple[DagsterStack, CatalogServer, str],
+                                                     airflow_home: Path) -> None:
+    dagster, server, _ = stack
     server.state.faults = FaultPlan(every={1: Fault("status", status=400)})
     env = airflow_env(airflow_home, dagster.webserver_url)
     partition = (TODAY - timedelta(days=3)).isoformat()
-    result = dags_test(env, "raw_s3_api", partition)
+    try:
+        result = dags_test(env, "raw_s3_api", partition)
+    finally:
+        server.state.faults = FaultPlan()
     text = output(result)
     runs = dagster.instance.get_runs(RunsFilter(tags={"dagster/partition": partition}))
     assert runs and all(r.status.value == "FAILURE" for r in runs)

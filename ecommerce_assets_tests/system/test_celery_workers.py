@@ -68,13 +68,16 @@ def pool(pg_dsn: str, s3_endpoint: str, lake: LakeResource, tmp_path: Path,
 
 
 def wait_for_step_on_a_worker(pool: Pool, step: str, seconds: float = 180) -> tuple[str, str]:
-    """(run id, worker) of the first time a worker starts executing `step`."""
+    """(run id, worker) of the first time a worker has begun executing `step`: the worker took it (its engine
+    event) and the step started (STEP_START) — on a slow machine the first can come seconds before the second,
+    and a worker killed in between never started the step."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        runs = [run.run_id for run in pool.instance.get_runs()]
-        for worker, steps in pool.steps_by_worker(runs).items():
-            if step in steps:
-                return runs[0], worker
+        for run in pool.instance.get_runs():
+            for worker, steps in pool.steps_by_worker([run.run_id]).items():
+                if step in steps and any(r.dagster_event is not None and r.dagster_event.step_key == step
+                                         for r in pool.instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)):
+                    return run.run_id, worker
         time.sleep(0.2)
     raise AssertionError(f"no worker started {step} within {seconds}s")
 
