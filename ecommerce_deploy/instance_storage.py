@@ -1,14 +1,15 @@
 """The Dagster instance's storage (dagster.yaml `storage: custom:`): dagster-postgres's run, event-log and
-schedule storage, each keeping one connection open between operations.
+schedule storage over one pooled engine, which keeps a connection open between operations.
 
 dagster-postgres opens a new PostgreSQL connection for every read and write of its storage (SQLAlchemy's
-`NullPool`) — except in the webserver, which it switches to a pool of one. Every event of every run, every
-tick of the daemon's loops, every poll pays a connection: a backend forked, authenticated and torn down
-(~5 ms of the server's CPU each, measured here, and as much again in the client). Here every process —
-daemon, code servers' run workers, webserver, the local runner — keeps one connection per storage (three
-per process at rest, none across a fork: a child starts its own), checked before use (`pool_pre_ping`, so a
-restarted server costs one reconnect, not a failed operation), and opens more only while several threads
-need one at once (closed when they are done)."""
+`NullPool`) — except in the webserver, which it switches to a pool of one per storage. Every event of every
+run, every tick of the daemon's loops, every poll pays a connection: a backend forked, authenticated and torn
+down (~5 ms of the server's CPU each, measured here, and as much again in the client). Here every process —
+daemon, run workers, the local runner, a test — keeps one connection open for its three storages (none across
+a fork: a child opens its own), checked before use (`pool_pre_ping`: a restarted server costs a reconnect, not
+a failed operation), and opens more only while several of its threads need one at once, closing them when they
+are done. So a process holds one idle connection (the webserver three): size `max_connections` for that plus
+the bursts of the busiest moment."""
 
 import os
 import weakref
@@ -19,7 +20,7 @@ from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 
-IDLE_CONNECTIONS = 1  # per storage and process, kept open between operations
+IDLE_CONNECTIONS = 1  # per process, kept open between operations
 BURST_CONNECTIONS = 10  # more, while that many threads of the process need one at the same time
 RECYCLE_SECONDS = 3600  # a connection older than this is replaced (a server-side idle timeout, a failover)
 
@@ -43,14 +44,15 @@ def _forget(ref: "weakref.ReferenceType[sqlalchemy.engine.Engine]") -> None:
 
 class PooledPostgresStorage(DagsterPostgresStorage):
     """dagster-postgres's storage (same tables, same configuration: `postgres_url` or `postgres_db`) whose
-    three storages each hold a pooled engine."""
+    three storages share one pooled engine (they share the URL)."""
 
     def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
                  inst_data: ConfigurableClassData | None = None, token_provider: Any = None) -> None:
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        engine = pooled_engine(postgres_url, token_provider)
         for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
             unpooled = storage._engine
-            storage._engine = pooled_engine(postgres_url, token_provider)
+            storage._engine = engine
             unpooled.dispose()
 
     @classmethod

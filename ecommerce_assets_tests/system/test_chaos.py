@@ -73,6 +73,11 @@ def submit(stack: DagsterStack, day: date) -> str:
                                        run_config=LATE, tags={"dagster/partition": str(day)})
 
 
+def for_a_while(start: Any, stop: Any, seconds: float) -> None:
+    start()
+    threading.Timer(seconds, stop).start()
+
+
 def api_down_for(server: CatalogServer, seconds: float) -> None:
     """503 to every request, for `seconds` from the first request that gets it (the run's fetch, however long
     the run waited to start)."""
@@ -88,28 +93,40 @@ def api_down_for(server: CatalogServer, seconds: float) -> None:
     threading.Thread(target=clear_later, daemon=True).start()
 
 
-def down_while_running(stack: DagsterStack, run_id: str, outage: Outage) -> None:
-    """Take `outage`'s service away once the daemon has started the run (not when it was queued: on a busy
-    machine a run can wait in the queue longer than an outage lasts) and bring it back when the run has ended —
-    failed, its step's retries spent — so the outage outlasts the retries however long each attempt takes."""
-    def status() -> DagsterRunStatus | None:
-        run = stack.instance.get_run_by_id(run_id)
-        return None if run is None else run.status
-
-    def poll_until(done: Any) -> None:
+def once_started(stack: DagsterStack, run_id: str, fault: Any) -> None:
+    """Begin `fault` when the daemon has started the run (not when it was queued: on a busy machine a run can
+    wait in the queue longer than an outage lasts)."""
+    def wait_then_fault() -> None:
         deadline = time.monotonic() + WAIT_SECONDS
-        while not done(status()) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            run = stack.instance.get_run_by_id(run_id)
+            if run is not None and run.status != DagsterRunStatus.QUEUED and run.status != DagsterRunStatus.NOT_STARTED:
+                break
             time.sleep(0.1)
+        fault()
 
-    def fault() -> None:
-        poll_until(lambda s: s not in (None, DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED))
+    threading.Thread(target=wait_then_fault, daemon=True).start()
+
+
+def down_while_running(stack: DagsterStack, run_id: str, outage: Outage) -> None:
+    """Take `outage`'s service away once the daemon has started the run and bring it back when the run has
+    ended — failed, its step's retries spent — so the outage outlasts the retries however long each attempt
+    takes on the machine."""
+    ended = (DagsterRunStatus.FAILURE, DagsterRunStatus.SUCCESS, DagsterRunStatus.CANCELED)
+
+    def down_until_the_run_ended() -> None:
         outage.down()
         try:
-            poll_until(lambda s: s in (DagsterRunStatus.FAILURE, DagsterRunStatus.SUCCESS, DagsterRunStatus.CANCELED))
+            deadline = time.monotonic() + WAIT_SECONDS
+            while time.monotonic() < deadline:
+                run = stack.instance.get_run_by_id(run_id)
+                if run is not None and run.status in ended:
+                    return
+                time.sleep(0.1)
         finally:
             outage.up()
 
-    threading.Thread(target=fault, daemon=True).start()
+    once_started(stack, run_id, down_until_the_run_ended)
 
 
 def half_invalid(day: date) -> ListCatalog:
