@@ -19,12 +19,7 @@ from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.warehouse import migrate
 from ecommerce_assets.warehouse.migrations import migration_names
 from ecommerce_assets_tests.support.helpers import REPO_ROOT, clean_env, write_instance_yaml
-from ecommerce_assets_tests.support.services import (
-    embedded_s3,
-    postgres_answers,
-    throwaway_bucket,
-    throwaway_database,
-)
+from ecommerce_assets_tests.support.services import embedded_s3, postgres_answers
 from ecommerce_catalog_server import CatalogServer, GeneratedCatalog
 from ecommerce_local.services import embedded_postgres, persistent_s3
 
@@ -111,7 +106,14 @@ def pg_template(pg_admin_dsn: str) -> str:
 @pytest.fixture
 def pg_dsn(pg_admin_dsn: str, pg_template: str) -> Iterator[str]:
     """A fresh, migrated warehouse database for this test, dropped afterwards."""
-    yield from throwaway_database(pg_admin_dsn, pg_template)
+    name = f"ecom_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(pg_template)))
+    try:
+        yield with_database(pg_admin_dsn, name)
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")
@@ -148,6 +150,16 @@ def any_lake(request: pytest.FixtureRequest, s3_endpoint: str) -> Iterator[LakeR
     """A fresh bucket on each S3 server the project runs on: moto (tests) and rclone (the local platform)."""
     endpoint = s3_endpoint if request.param == "moto" else request.getfixturevalue("rclone_endpoint")
     yield from throwaway_bucket(endpoint)
+
+
+def throwaway_bucket(endpoint: str) -> Iterator[LakeResource]:
+    resource = LakeResource(bucket=f"test-{uuid.uuid4().hex[:16]}", endpoint_url=endpoint)
+    resource.ensure_bucket()
+    yield resource
+    client = resource.get_client()
+    for key, _, _ in resource.objects(""):
+        client.delete_object(Bucket=resource.bucket, Key=key)
+    client.delete_bucket(Bucket=resource.bucket)
 
 
 @pytest.fixture

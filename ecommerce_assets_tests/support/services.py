@@ -1,15 +1,10 @@
-"""Services for tests and benchmarks only: moto's in-memory S3 server, whether a PostgreSQL answers, and
-throwaway databases and buckets (generators: closing one drops what it made)."""
+"""Services for tests and benchmarks only: moto's in-memory S3 server, and whether a PostgreSQL answers."""
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from psycopg import sql
 
-from ecommerce_assets.dsn import with_database
-from ecommerce_assets.lake import LakeResource
 from ecommerce_local.services import free_port
 
 
@@ -37,28 +32,3 @@ def embedded_s3(host: str = "127.0.0.1", port: int | None = None) -> Iterator[st
         yield f"http://{host}:{port}"
     finally:
         server.stop()
-
-
-def throwaway_database(pg_admin_dsn: str, pg_template: str) -> Iterator[str]:
-    """A fresh copy of the migrated template (its DSN), dropped when the generator is closed."""
-    name = f"ecom_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(pg_template)))
-    try:
-        yield with_database(pg_admin_dsn, name)
-    finally:
-        with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def throwaway_bucket(endpoint: str) -> Iterator[LakeResource]:
-    """A fresh bucket on the S3 server at `endpoint`, emptied and removed when the generator is closed."""
-    resource = LakeResource(bucket=f"test-{uuid.uuid4().hex[:16]}", endpoint_url=endpoint)
-    resource.ensure_bucket()
-    try:
-        yield resource
-    finally:
-        client = resource.get_client()
-        for key, _, _ in resource.objects(""):
-            client.delete_object(Bucket=resource.bucket, Key=key)
-        client.delete_bucket(Bucket=resource.bucket)

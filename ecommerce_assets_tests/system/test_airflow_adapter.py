@@ -61,13 +61,12 @@ FOLLOWING = ("ecommerce_automation_sensor", "product_changes_gap_sensor")  # wha
 
 
 @pytest.fixture
-def stack(tmp_path: Path, pg_dsn: str, lake: LakeResource) -> Iterator[tuple[DagsterStack, CatalogServer, str]]:
-    """The daemon and webserver over the test's warehouse, and its DSN."""
+def stack(tmp_path: Path, pg_dsn: str, lake: LakeResource) -> Iterator[tuple[DagsterStack, CatalogServer]]:
     with CatalogServer(GeneratedCatalog(size=150, seed=5, awkward=True)) as server, \
             dagster_stack(tmp_path, pg_dsn, lake, server.url, webserver=True) as dagster:
         wait_for(lambda: all(sensor_has_ticked(dagster.instance, s) for s in FOLLOWING), 240,
                  "the first ticks of the automation and gap sensors", dagster.log)
-        yield dagster, server, pg_dsn
+        yield dagster, server
 
 
 @pytest.fixture
@@ -152,30 +151,27 @@ def test_dag_files_parse_offline_with_nothing_configured(airflow_home: Path) -> 
 
 
 @pytest.mark.timeout(1500)  # three scenarios, each a few minutes on a busy 2-core machine
-def test_airflow_against_a_dagster_deployment(stack: tuple[DagsterStack, CatalogServer, str], airflow_home: Path,
-                                              subtests: pytest.Subtests) -> None:
+def test_airflow_against_a_dagster_deployment(stack: tuple[DagsterStack, CatalogServer], airflow_home: Path,
+                                              pg_dsn: str, subtests: pytest.Subtests) -> None:
     """Three ways Airflow meets one Dagster deployment, in turn on one daemon, webserver and Airflow database
     (each costs a minute of CPU to set up), each on a day of its own and counting that day's runs only."""
     with subtests.test("Airflow-driven: each DAG materializes exactly its asset"):
-        each_dag_materializes_exactly_its_asset(stack, airflow_home)
+        # Dagster's automation (and the gap sensor, which derives a first day's changes) switched off, so each
+        # DAG must do its own layer; on again afterwards
+        set_sensors(stack[0], FOLLOWING, running=False)
+        try:
+            each_dag_materializes_exactly_its_asset(stack, airflow_home, pg_dsn)
+        finally:
+            set_sensors(stack[0], FOLLOWING, running=True)
     with subtests.test("with Dagster's automation: nothing runs twice"):
-        with_dagster_automation_nothing_runs_twice(stack, airflow_home)
+        with_dagster_automation_nothing_runs_twice(stack, airflow_home, pg_dsn)
     with subtests.test("a failing Dagster run fails the task with its error"):
         failing_dagster_run_fails_the_task_with_its_error(stack, airflow_home)
 
 
-def each_dag_materializes_exactly_its_asset(stack: tuple[DagsterStack, CatalogServer, str], airflow_home: Path) -> None:
-    """Airflow-driven mode: Dagster's automation (and the gap sensor, which derives a first day's changes) is
-    switched off, so each DAG must do its own layer; on again afterwards."""
-    set_sensors(stack[0], FOLLOWING, running=False)
-    try:
-        airflow_does_each_layer(stack, airflow_home)
-    finally:
-        set_sensors(stack[0], FOLLOWING, running=True)
-
-
-def airflow_does_each_layer(stack: tuple[DagsterStack, CatalogServer, str], airflow_home: Path) -> None:
-    dagster, server, pg_dsn = stack
+def each_dag_materializes_exactly_its_asset(stack: tuple[DagsterStack, CatalogServer], airflow_home: Path,
+                                            pg_dsn: str) -> None:
+    dagster, server = stack
     env = airflow_env(airflow_home, dagster.webserver_url)
     partition = (TODAY - timedelta(days=1)).isoformat()
 
@@ -204,9 +200,9 @@ def airflow_does_each_layer(stack: tuple[DagsterStack, CatalogServer, str], airf
     assert len(dagster.instance.get_runs(RunsFilter(tags={"dagster/partition": partition}))) == 3
 
 
-def with_dagster_automation_nothing_runs_twice(stack: tuple[DagsterStack, CatalogServer, str],
-                                               airflow_home: Path) -> None:
-    dagster, server, pg_dsn = stack
+def with_dagster_automation_nothing_runs_twice(stack: tuple[DagsterStack, CatalogServer], airflow_home: Path,
+                                               pg_dsn: str) -> None:
+    dagster, server = stack
     env = airflow_env(airflow_home, dagster.webserver_url)
     partition = (TODAY - timedelta(days=2)).isoformat()
     for dag_id in ("raw_s3_api", "ecommerce_ods_pg", "dm_ecommerce_analytics"):
@@ -232,9 +228,9 @@ def with_dagster_automation_nothing_runs_twice(stack: tuple[DagsterStack, Catalo
                                 "FROM dm.fct_ecommerce WHERE report_date = %s", (partition,))) == expected_mart(accepted)
 
 
-def failing_dagster_run_fails_the_task_with_its_error(stack: tuple[DagsterStack, CatalogServer, str],
+def failing_dagster_run_fails_the_task_with_its_error(stack: tuple[DagsterStack, CatalogServer],
                                                      airflow_home: Path) -> None:
-    dagster, server, _ = stack
+    dagster, server = stack
     server.state.faults = FaultPlan(every={1: Fault("status", status=400)})
     env = airflow_env(airflow_home, dagster.webserver_url)
     partition = (TODAY - timedelta(days=3)).isoformat()

@@ -15,7 +15,7 @@ production bounds (5 retries over ~2.5 min, re-runs for 6 h) differ only in thei
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -93,16 +93,21 @@ def api_down_for(server: CatalogServer, seconds: float) -> None:
     threading.Thread(target=clear_later, daemon=True).start()
 
 
+def _until_run(stack: DagsterStack, run_id: str, done: Callable[[DagsterRunStatus], bool]) -> None:
+    """Poll the run's status until `done` holds for it, for WAIT_SECONDS at most."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        run = stack.instance.get_run_by_id(run_id)
+        if run is not None and done(run.status):
+            return
+        time.sleep(0.1)
+
+
 def once_started(stack: DagsterStack, run_id: str, fault: Any) -> None:
     """Begin `fault` when the daemon has started the run (not when it was queued: on a busy machine a run can
     wait in the queue longer than an outage lasts)."""
     def wait_then_fault() -> None:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            run = stack.instance.get_run_by_id(run_id)
-            if run is not None and run.status != DagsterRunStatus.QUEUED and run.status != DagsterRunStatus.NOT_STARTED:
-                break
-            time.sleep(0.1)
+        _until_run(stack, run_id, lambda status: status not in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED))
         fault()
 
     threading.Thread(target=wait_then_fault, daemon=True).start()
@@ -117,12 +122,7 @@ def down_while_running(stack: DagsterStack, run_id: str, outage: Outage) -> None
     def down_until_the_run_ended() -> None:
         outage.down()
         try:
-            deadline = time.monotonic() + WAIT_SECONDS
-            while time.monotonic() < deadline:
-                run = stack.instance.get_run_by_id(run_id)
-                if run is not None and run.status in ended:
-                    return
-                time.sleep(0.1)
+            _until_run(stack, run_id, lambda status: status in ended)
         finally:
             outage.up()
 
