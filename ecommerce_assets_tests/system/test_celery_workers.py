@@ -22,12 +22,14 @@ from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
 from ecommerce_assets_tests.support import history_oracle as oracle
 from ecommerce_assets_tests.support.celery_pool import Pool, celery_pool
-from ecommerce_assets_tests.support.dagster_processes import materializations
+from ecommerce_assets_tests.support.dagster_processes import STACK_TEST, materializations
 from ecommerce_assets_tests.support.helpers import expected_mart, expected_ods, make_resources, query, run_partition
 from ecommerce_assets_tests.support.restartable import RestartablePostgres, restartable_postgres
 from ecommerce_catalog_server import CatalogServer
 from ecommerce_catalog_server.daily import DailyCatalog
 from ecommerce_local.follow_up import Cursors, requested
+
+pytestmark = STACK_TEST
 
 SIZE = 40
 DAYS = [date(2025, 4, 1) + timedelta(days=i) for i in range(30)]

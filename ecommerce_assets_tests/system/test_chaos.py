@@ -30,13 +30,20 @@ from ecommerce_assets.healing import HEALS_TAG
 from ecommerce_assets.lake import LakeResource
 from ecommerce_assets_tests.integration.test_sensors import Receiver
 from ecommerce_assets_tests.support import history_oracle as oracle
-from ecommerce_assets_tests.support.dagster_processes import DagsterStack, dagster_stack, sensor_has_ticked, wait_for
+from ecommerce_assets_tests.support.dagster_processes import (
+    STACK_TEST,
+    DagsterStack,
+    dagster_stack,
+    sensor_has_ticked,
+    wait_for,
+)
 from ecommerce_assets_tests.support.helpers import expected_mart, expected_ods, query
 from ecommerce_assets_tests.support.outage import Outage, outage_of
 from ecommerce_assets_tests.system.test_daemon_e2e import CHANGES, INTERVALS, MART
 from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, ListCatalog
 from ecommerce_catalog_server.daily import DailyCatalog
 
+pytestmark = STACK_TEST
 PRODUCTS = 60
 API_OUTAGE_SECONDS = 45  # longer than the client's own HTTP retries (6, backoff 0.5 s doubling: ~32 s)
 WAIT_SECONDS = 300

@@ -12,6 +12,7 @@ from ecommerce_assets.lake import LakeResource
 from ecommerce_assets_tests.support import history_oracle as oracle
 from ecommerce_assets_tests.support.dagster_processes import (
     SENSOR_PACE,
+    STACK_TEST,
     dagster_stack,
     materializations,
     sensor_has_ticked,
@@ -28,6 +29,7 @@ from ecommerce_assets_tests.support.helpers import (
 from ecommerce_catalog_server import CatalogServer
 from ecommerce_catalog_server.daily import DailyCatalog
 
+pytestmark = STACK_TEST
 PARTITION = "2025-05-10"
 WAIT_SECONDS = 240
 

@@ -21,12 +21,14 @@ from dagster import AssetKey, AssetRecordsFilter, materialize
 from ecommerce_assets.definitions import build_defs
 from ecommerce_assets.defs.sales.transforms.users import KEPT, KEPT_FROM_ADDRESS
 from ecommerce_assets.lake import LakeResource
-from ecommerce_assets_tests.support.dagster_processes import dagster_stack, sensor_has_ticked, wait_for
+from ecommerce_assets_tests.support.dagster_processes import STACK_TEST, dagster_stack, sensor_has_ticked, wait_for
 from ecommerce_assets_tests.support.helpers import TEST_PII_KEY, make_resources, query
 from ecommerce_assets_tests.support.secret_scan import Found, scan_database, scan_files, scan_lake, scan_text
 from ecommerce_catalog_server import CatalogServer, ListCatalog
 from ecommerce_catalog_server.daily import DailyCatalog
 from ecommerce_catalog_server.shop import DailyCarts, generate_user
+
+pytestmark = STACK_TEST
 
 DAY = "2025-05-10"
 DAY_DATE = date.fromisoformat(DAY)
