@@ -75,14 +75,30 @@ def stop_or_retry(error: Exception, retries_made: int, log: Any = None) -> Excep
     return stopped
 
 
+INTERRUPTED = ("interrupted (Ctrl-C or SIGTERM to the process running the step, or the run terminated): the step "
+               "stops and is not retried; run it again to complete the day")
+
+
+def interrupted_step(interrupt: BaseException) -> Failure:
+    """What an interrupt inside a step becomes: a failure Dagster does not retry. Dagster itself turns an
+    interrupt in a step with a retry policy into a retry (meant for a pod that is preempted and replaced), so a
+    person's Ctrl-C, SIGTERM or Terminate would run the step again; the interrupt stays its cause."""
+    stopped = Failure(description=INTERRUPTED, allow_retries=False,
+                      metadata={"failure_class": "permanent", "cause": "interrupted"})
+    stopped.__cause__ = interrupt
+    return stopped
+
+
 @contextmanager
 def _sorted_failures(args: tuple[Any, ...]) -> Iterator[None]:
-    """Raise, instead of an exception of the block, what `stop_or_retry` says (interrupts and Dagster's own
-    retry requests pass as they are)."""
+    """Raise, instead of an exception of the block, what `stop_or_retry` says; an interrupt stops the step
+    (`interrupted_step`); Dagster's own retry requests pass as they are."""
     try:
         yield
-    except (DagsterExecutionInterruptedError, RetryRequested, KeyboardInterrupt):
+    except RetryRequested:
         raise
+    except (DagsterExecutionInterruptedError, KeyboardInterrupt) as interrupt:
+        raise interrupted_step(interrupt) from interrupt
     except Exception as error:
         replacement = stop_or_retry(error, *_attempt(args))
         if replacement is error:

@@ -103,7 +103,7 @@ def run(options: Options, services: Services) -> int:
         supervision.free_dead(instance, pools, say)
         started: list[str] = []
         try:
-            with supervision.watching(instance, pools, say):
+            with supervision.signals_noticed(), supervision.watching(instance, pools, say):
                 return _run_days(options, services, defs, instance, days, run_config, cursors_file, started)
         except KeyboardInterrupt:
             print(supervision.interrupted_line(instance, started), file=sys.stderr, flush=True)

@@ -5,6 +5,7 @@ recognises as dead."""
 
 import fcntl
 import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,10 +22,10 @@ from ecommerce_assets.retries import step_retries
 from ecommerce_assets.run_health import LIVE, free_dead_runs, process_tags, slot_holders
 
 BLOCKED = "Step blocked by limit for pool"
-# Set by Ctrl-C or SIGTERM. Dagster holds SIGINT while it executes a run and may let an interrupt go when the
-# run ends first; the watcher copies Dagster's captured interrupt here, and the runner stops after the run.
+# Set by Ctrl-C or SIGTERM, whichever Python handler is current: Dagster replaces the runner's while a run
+# executes and, inside a step, raises the interrupt where the runner never hears of it (`signals_noticed`).
 STOP = threading.Event()
-INTERRUPT_EVERY = 0.1  # seconds between looks at Dagster's captured interrupt
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 def request_stop(signum: int, frame: object) -> None:
@@ -35,6 +36,31 @@ def request_stop(signum: int, frame: object) -> None:
 
 def stop_requested() -> bool:
     return STOP.is_set() or check_captured_interrupt()
+
+
+@contextmanager
+def signals_noticed() -> Iterator[None]:
+    """While the block runs (in the main thread), every SIGINT and SIGTERM the process receives sets STOP,
+    whatever Python handler is current: the interpreter writes each signal's number to a wakeup fd before any
+    handler runs, and a thread reads it."""
+    readable, writable = os.pipe()
+    os.set_blocking(writable, False)
+    previous = signal.set_wakeup_fd(writable, warn_on_full_buffer=False)
+
+    def read() -> None:
+        while data := os.read(readable, 64):
+            if STOP_SIGNALS & set(data):
+                STOP.set()
+
+    thread = threading.Thread(target=read, name="ecommerce-signals", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(writable)  # the reader sees the end of the pipe
+        thread.join(timeout=5)
+        os.close(readable)
 
 
 def free_dead(instance: DagsterInstance, pools: list[str], say: Callable[[str], None]) -> None:
@@ -80,15 +106,8 @@ def watching(instance: DagsterInstance, pools: list[str], say: Callable[[str], N
                     say(f"waiting {step}: {line}")
 
     def loop() -> None:
-        ticks = 0
-        while not stop.wait(INTERRUPT_EVERY):
-            if check_captured_interrupt():  # in memory: looked at often, so an interrupt is never missed
-                STOP.set()
-            ticks += 1
-            if ticks * INTERRUPT_EVERY < every:
-                continue
-            ticks = 0
-            try:  # the run storage: asked less often
+        while not stop.wait(every):
+            try:
                 for run_id in _ours(instance):
                     report(run_id)
             except Exception:  # the watcher only reports; a hiccup of the run storage is the run's to report
