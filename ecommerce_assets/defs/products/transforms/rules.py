@@ -31,7 +31,7 @@ ODS_COLUMNS: tuple[str, ...] = (
 )
 
 
-BATCH_ROWS = 65_536  # accepted rows come out of DuckDB in batches of this many
+BATCH_ROWS = 16_384  # accepted rows come out of DuckDB in batches of this many (the COPY's batch size)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
 -- One row per raw record that matters after duplicate resolution, with `reason` NULL when accepted.
 -- Input view: raw_records(record_index, product_id, record_json). Parameter: $snapshot_date.
 -- Any record gets a row: one that cannot even be decoded is rejected with its reason, never an error.
-WITH latest AS (
-    -- Duplicates first: when an id appears twice the later record wins, valid or not. Only ids and
-    -- positions are grouped here; the JSON streams through the join below.
-    SELECT max(record_index) AS record_index
-    FROM raw_records
-    WHERE product_id IS NOT NULL
-    GROUP BY product_id
+WITH repeated AS (
+    -- Duplicates first: an id listed twice: the later record wins, valid or not. Only ids that repeat are
+    -- grouped and joined (few, usually none), so the tables built stay small however large the snapshot (a
+    -- join on every record's position ran out of DuckDB's memory at 5M records); the JSON streams past them.
+    SELECT product_id, max(record_index) AS latest FROM raw_records WHERE product_id IS NOT NULL GROUP BY product_id HAVING count(*) > 1
+),
+superseded AS (
+    SELECT r.record_index FROM raw_records AS r JOIN repeated AS d ON r.product_id = d.product_id AND r.record_index < d.latest
 ),
 without_id AS (
     SELECT
@@ -37,7 +38,8 @@ parsed AS (
             '$.tags', '$.weight', '$.minimumOrderQuantity', '$.meta.createdAt', '$.meta.updatedAt', '$.id'
         ])::VARCHAR[]) AS j
     FROM raw_records AS r
-    SEMI JOIN latest AS l ON r.record_index = l.record_index
+    ANTI JOIN superseded AS s ON r.record_index = s.record_index
+    WHERE r.product_id IS NOT NULL
 ),
 fields AS (
     SELECT

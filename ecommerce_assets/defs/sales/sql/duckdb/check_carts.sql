@@ -2,15 +2,19 @@
 -- when accepted): a cart that breaks a rule anywhere is rejected whole, with the first rule it breaks, and
 -- keeps one row (line_no NULL) carrying its line count. Amounts are judged exactly (to 18 decimals).
 -- Input view: raw_records(record_index, cart_id, record_json). Parameter: $snapshot_date.
-WITH latest AS (
-    -- A cart id listed twice: the later record wins, valid or not.
-    SELECT max(record_index) AS record_index FROM raw_records WHERE cart_id IS NOT NULL GROUP BY cart_id
+WITH repeated AS (
+    -- An id listed twice: the later record wins, valid or not. Only ids that repeat are grouped and joined
+    -- (few, usually none), so the tables built stay small however large the snapshot.
+    SELECT cart_id, max(record_index) AS latest FROM raw_records WHERE cart_id IS NOT NULL GROUP BY cart_id HAVING count(*) > 1
+),
+superseded AS (
+    SELECT r.record_index FROM raw_records AS r JOIN repeated AS d ON r.cart_id = d.cart_id AND r.record_index < d.latest
 ),
 parsed AS (
     SELECT r.record_index, r.cart_id, r.record_json,
            try(json_extract(r.record_json, ['$.id', '$.userId', '$.products', '$.total', '$.discountedTotal'])::VARCHAR[]) AS j
     FROM raw_records AS r
-    WHERE r.cart_id IS NULL OR r.record_index IN (SELECT record_index FROM latest)
+    WHERE r.record_index NOT IN (SELECT record_index FROM superseded)
 ),
 carts AS (
     SELECT

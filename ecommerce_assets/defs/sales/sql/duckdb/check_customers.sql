@@ -1,15 +1,20 @@
 -- One row per reduced user record that matters after duplicate resolution, with `reason` NULL when accepted.
 -- Input view: raw_records(record_index, user_id, record_json) — records as the raw layer keeps users:
 -- reduced to id, age, gender, role, city, state, country and customer_key. Parameter: $snapshot_date.
-WITH latest AS (
-    SELECT max(record_index) AS record_index FROM raw_records WHERE user_id IS NOT NULL GROUP BY user_id
+WITH repeated AS (
+    -- An id listed twice: the later record wins, valid or not. Only ids that repeat are grouped and joined
+    -- (few, usually none), so the tables built stay small however large the snapshot.
+    SELECT user_id, max(record_index) AS latest FROM raw_records WHERE user_id IS NOT NULL GROUP BY user_id HAVING count(*) > 1
+),
+superseded AS (
+    SELECT r.record_index FROM raw_records AS r JOIN repeated AS d ON r.user_id = d.user_id AND r.record_index < d.latest
 ),
 parsed AS (
     SELECT r.record_index, r.user_id,
            try(json_extract(r.record_json, ['$.problem', '$.id', '$.age', '$.gender', '$.role', '$.city', '$.state',
                                             '$.country', '$.customer_key'])::VARCHAR[]) AS j
     FROM raw_records AS r
-    WHERE r.user_id IS NULL OR r.record_index IN (SELECT record_index FROM latest)
+    WHERE r.record_index NOT IN (SELECT record_index FROM superseded)
 ),
 fields AS (
     SELECT
