@@ -9,7 +9,7 @@ from ecommerce_assets.checks import Verdict, daily_check
 from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.snapshots.endpoint import Endpoint
 from ecommerce_assets.snapshots.factory import announced_total
-from ecommerce_assets.transforms.raw_snapshot import repeated_ids
+from ecommerce_assets.transforms.raw_snapshot import repeated_ids, superseded_count
 
 
 def records_and_superseded(lake: LakeResource, endpoint: Endpoint, day: date) -> tuple[int, int]:
@@ -17,8 +17,7 @@ def records_and_superseded(lake: LakeResource, endpoint: Endpoint, day: date) ->
     a later record with the same id replaces in the ODS (later wins) — what an ODS accounting check adds up to."""
     key = endpoint.location.key(day.isoformat())
     records, _ = lake.footer(key)
-    ids = lake.read_column(key, endpoint.id_column)
-    return records, len(ids) - ids.null_count - len(ids.drop_null().unique())
+    return records, superseded_count(lake.read_column(key, endpoint.id_column))
 
 
 def snapshot_checks(endpoint: Endpoint) -> list[AssetChecksDefinition]:

@@ -21,6 +21,7 @@ from ecommerce_assets.transforms.raw_snapshot import (
     page_batch,
     page_parser,
     repeated_ids,
+    superseded_count,
 )
 from ecommerce_assets_tests.support.helpers import examples
 from ecommerce_assets_tests.support.rules import clean_products
@@ -145,3 +146,4 @@ def test_repeated_ids_are_those_counted_more_than_once(chunks: list[list[int | N
     counted = Counter(v for chunk in chunks for v in chunk if v is not None)
     ids = pa.chunked_array([pa.array(c, pa.int64()) for c in chunks], pa.int64())
     assert repeated_ids(ids).to_pylist() == sorted(v for v, n in counted.items() if n > 1)
+    assert superseded_count(ids) == sum(n - 1 for n in counted.values())  # what the ODS accounting adds up
