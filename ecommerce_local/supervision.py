@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
-from dagster._utils.interrupts import check_captured_interrupt
 
 from ecommerce_assets.diagnosis import SetupProblem
 from ecommerce_assets.failure_classes import classify
@@ -35,7 +34,7 @@ def request_stop(signum: int, frame: object) -> None:
 
 
 def stop_requested() -> bool:
-    return STOP.is_set() or check_captured_interrupt()
+    return STOP.is_set()
 
 
 @contextmanager

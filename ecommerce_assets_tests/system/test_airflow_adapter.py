@@ -19,6 +19,7 @@ from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
 from ecommerce_assets.lake import LakeResource
 from ecommerce_assets_tests.support.dagster_processes import (
+    STACK_TEST,
     DagsterStack,
     dagster_stack,
     materializations,
@@ -150,7 +151,7 @@ def test_dag_files_parse_offline_with_nothing_configured(airflow_home: Path) -> 
     assert "dm_ecommerce_analytics ['materialize_dm_fct_ecommerce', 'wait_for_ecommerce_ods_pg']" in lines
 
 
-@pytest.mark.timeout(1500)  # three scenarios, each a few minutes on a busy 2-core machine
+@STACK_TEST  # three scenarios, each a few minutes on a busy 2-core machine
 def test_airflow_against_a_dagster_deployment(stack: tuple[DagsterStack, CatalogServer], airflow_home: Path,
                                               pg_dsn: str, subtests: pytest.Subtests) -> None:
     """Three ways Airflow meets one Dagster deployment, in turn on one daemon, webserver and Airflow database
