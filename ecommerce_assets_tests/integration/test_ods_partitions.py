@@ -196,3 +196,29 @@ def test_a_stage_left_by_a_load_that_died_is_dropped_by_the_next_load_and_a_runn
             running.execute(sql.SQL("CREATE TABLE {} (LIKE ods.fct_products)").format(sql.Identifier("staging", name)))
         load(DAY, ods_rows(DAY, size=50))
         assert query(pg_dsn, "SELECT relname FROM pg_class WHERE relnamespace = 'staging'::regnamespace") == [(live,)]
+
+
+def test_a_day_reads_back_exactly_as_stored_numerics_at_their_limits(pg_dsn: str) -> None:
+    """read_day gives the stored day back value for value (numerics travel as PostgreSQL's exact decimal text):
+    each numeric column at its largest and smallest magnitude, negative where allowed, zero and NULL."""
+    warehouse = WarehouseResource(dsn=pg_dsn)
+    rows = ods_rows(DAY, size=40)
+    edges = {"price": ["99999999.99", "0.01", "0.00", None],
+             "discount_percentage": ["-9999.99", "9999.99", "-0.01", None],
+             "rating": ["5.00", "0.00", "4.99", None],
+             "weight": ["999999999.999", "0.001", "0.000", None]}
+    for name, values in edges.items():
+        column = rows.column(name).to_pylist()
+        column[:len(values)] = [None if v is None else Decimal(v) for v in values]
+        rows = rows.set_column(rows.column_names.index(name), name, pa.array(column, rows.schema.field(name).type))
+    warehouse.write_day("ods.fct_products", "snapshot_date", DAY, rows)
+    with warehouse.read_day("ods.fct_products", "snapshot_date", DAY) as reader:
+        back = reader.read_all()
+    assert back.schema == warehouse.day_schema("ods.fct_products")
+    def values(table: pa.Table) -> list[dict[str, object]]:  # jsonb keeps the value, not the spelling
+        return [{**r, "tags": None if r["tags"] is None else json.loads(r["tags"])} for r in table.to_pylist()]
+
+    assert values(back.select(rows.column_names)) == values(rows.sort_by("product_id"))
+    with warehouse.read_day("ods.fct_products", "snapshot_date", DAY, ["product_id", "price", "rating"]) as reader:
+        assert reader.read_all().column("price").to_pylist()[:4] == \
+            [None if v is None else Decimal(v) for v in edges["price"]]

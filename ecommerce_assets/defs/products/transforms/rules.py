@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
@@ -50,6 +51,17 @@ class CheckedProducts:
     accepted: pa.RecordBatchReader  # read once, while the rules' context is open
 
 
+def accepted_in_order(con: duckdb.DuckDBPyConnection) -> str:
+    """The query of the accepted rows in product_id order. Records usually arrive in that order (the API pages
+    by id), and then the table's own order — kept by DuckDB for a query without ORDER BY — is already it: the
+    sort (0.6 s of 1M rows) is skipped for the same rows in the same order. One column read to know."""
+    columns = ", ".join(ODS_COLUMNS)
+    ids = con.sql("SELECT product_id FROM ods_checked WHERE reason IS NULL").to_arrow_table().column(0).combine_chunks()
+    if len(ids) < 2 or pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
+        return f"SELECT {columns} FROM ods_checked WHERE reason IS NULL"
+    return f"SELECT {columns} FROM ods_checked WHERE reason IS NULL ORDER BY product_id"
+
+
 @contextmanager
 def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date) -> Iterator[CheckedProducts]:
     """Apply the ODS rules to `raw` (an Arrow table or dataset with the raw snapshot columns); the accepted
@@ -85,9 +97,7 @@ def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: da
             "GROUP BY key"
         ).fetchall()))
         (accepted_rows,), = con.execute("SELECT count(*) FROM ods_checked WHERE reason IS NULL").fetchall()
-        reader = con.sql(
-            f"SELECT {', '.join(ODS_COLUMNS)} FROM ods_checked WHERE reason IS NULL ORDER BY product_id"
-        ).fetch_record_batch(BATCH_ROWS)
+        reader = con.sql(accepted_in_order(con)).fetch_record_batch(BATCH_ROWS)
         yield CheckedProducts(
             accepted_rows=int(accepted_rows),
             rejected=rejected,
