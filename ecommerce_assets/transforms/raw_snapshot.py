@@ -233,9 +233,9 @@ def page_batch(rows: pa.Table, *, first_index: int, skip: int, fetched_at: datet
         [
             pa.array(range(first_index, first_index + n), pa.int64()),
             rows.column("record_id").combine_chunks(),
-            pa.array([skip] * n, pa.int64()),
-            pa.array([fetched_at] * n, pa.timestamp("us", tz="UTC")),
-            pa.array([source_url] * n, pa.string()),
+            pa.repeat(pa.scalar(skip, pa.int64()), n),  # one value per page: no Python object per row
+            pa.repeat(pa.scalar(fetched_at, pa.timestamp("us", tz="UTC")), n),
+            pa.repeat(pa.scalar(source_url, pa.string()), n),
             rows.column("record_json").combine_chunks(),
         ],
         schema=schema,
