@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from ecommerce_assets.defs.products.transforms.mart import build_mart, mart_markdown
+from ecommerce_assets.defs.products.transforms.rules import BATCH_ROWS
 from ecommerce_assets.transforms.fetch_window import late_fetch_problem
 from ecommerce_assets.transforms.raw_snapshot import (
     RAW_SCHEMA,
@@ -177,12 +178,16 @@ def test_later_duplicate_wins_even_when_invalid() -> None:
     assert result.duplicates == 2
 
 
-@pytest.mark.parametrize("arrival", ["ascending", "descending", "shuffled", "ascending, the first id again last"])
+@pytest.mark.parametrize("arrival", ["ascending", "descending", "shuffled", "ascending, the first id again last",
+                                     "ascending but two ids swapped across the first batch's end"])
 def test_accepted_rows_come_out_in_product_id_order_however_records_arrive(arrival: str) -> None:
     """The rules skip their sort when the records arrived in id order (the API's own paging): the rows and their
-    order are the same either way, across DuckDB's vector (2,048) and the stream's batch sizes."""
-    ids = list(range(1, 5_001))
-    if arrival == "descending":
+    order are the same either way, across DuckDB's vector (2,048) and the stream's batch (16,384) sizes."""
+    count = 20_000 if "batch" in arrival else 5_000
+    ids = list(range(1, count + 1))
+    if "swapped" in arrival:
+        ids[BATCH_ROWS - 1], ids[BATCH_ROWS] = ids[BATCH_ROWS], ids[BATCH_ROWS - 1]
+    elif arrival == "descending":
         ids.reverse()
     elif arrival == "shuffled":
         random.Random(7).shuffle(ids)
@@ -190,7 +195,7 @@ def test_accepted_rows_come_out_in_product_id_order_however_records_arrive(arriv
         ids.append(1)  # later wins: product 1's row is the table's last
     result = clean([{"id": i, "stock": i % 7, "category": f"c{i % 3}"} for i in ids])
     rows = result.accepted.to_pylist()
-    assert [r["product_id"] for r in rows] == list(range(1, 5_001))
+    assert [r["product_id"] for r in rows] == list(range(1, count + 1))
     assert all(r["stock"] == r["product_id"] % 7 for r in rows)
 
 
