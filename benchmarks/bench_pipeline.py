@@ -92,7 +92,8 @@ def _worker(mode: str, env: dict[str, str], **args: Any) -> dict[str, Any]:
 
 def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out: Path,
                 with_loaders: bool = True, concurrency: int = 3, dlt_e2e_sizes: tuple[int, ...] = (),
-                loader_sizes: tuple[int, ...] | None = None) -> dict[str, Any]:
+                loader_sizes: tuple[int, ...] | None = None,
+                dlt_modes: tuple[str, ...] = ("arrow", "rest_api")) -> dict[str, Any]:
     import psycopg
     from psycopg import sql
 
@@ -126,7 +127,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
                         run |= _worker("stages", env, size=size)
                         runs.append(run)
                         if rep == 0 and with_dlt and size in dlt_e2e_sizes:
-                            for mode in ("arrow", "rest_api"):
+                            for mode in dlt_modes:
                                 print(f"   dlt end to end: {mode}", file=sys.stderr, flush=True)
                                 results.setdefault("dlt_e2e", {}).setdefault(str(size), {})[mode] = _worker(
                                     "dlt_e2e", env, size=size, kind=mode, page_size=page_size)
@@ -628,6 +629,8 @@ def main() -> None:
     parser.add_argument("--dlt-e2e-sizes", default="1000000",
                         help="sizes at which dlt's rest_api source and its Arrow path run end to end (comma-separated; "
                              "empty: none)")
+    parser.add_argument("--dlt-modes", default="arrow,rest_api",
+                        help="which of dlt's paths run end to end: arrow (its fastest), rest_api (as documented)")
     parser.add_argument("--no-loaders", action="store_true", help="stages and materialization only")
     parser.add_argument("--loader-sizes", default="10000,100000,1000000",
                         help="sizes at which the ODS loader is compared with naive upsert, dlt and COPY")
@@ -643,6 +646,7 @@ def main() -> None:
     results = orchestrate([int(s) for s in args.sizes.split(",")], args.reps, args.page_size, not args.no_dlt, args.out,
                           with_loaders=not args.no_loaders, concurrency=args.concurrency,
                           dlt_e2e_sizes=tuple(int(s) for s in args.dlt_e2e_sizes.split(",") if s),
+                          dlt_modes=tuple(m for m in args.dlt_modes.split(",") if m),
                           loader_sizes=tuple(int(s) for s in args.loader_sizes.split(",") if s))
     print("\n".join(report(results)))
     print(f"\nJSON: {args.out}")
