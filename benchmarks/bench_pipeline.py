@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/bench_pipeline.py --sizes 10000 --reps 1
 
 Needs the `bench` extra for dlt (`pip install -e ".[dev,bench]"`; without it dlt is skipped). PostgreSQL
-from $ECOM_BENCH_PG_DSN (a superuser DSN; default the local server, else an embedded one); S3 is moto's
-server and the catalog the bundled server, each in its own process, pages serialized before timing so
+from $ECOM_BENCH_PG_DSN (a superuser DSN; default the local server, else an embedded one); S3 is `rclone serve s3`
+over a folder and the catalog the bundled server, each in its own process, pages serialized before timing so
 the server's own time is (almost) nil; what it still spends is subtracted from the fetch using the
 Server-Timing header. Every measurement runs in a fresh worker process, so peak RSS is that of the work.
 Prints one table and writes it as JSON (default benchmarks/results/latest.json).
