@@ -127,8 +127,11 @@ def output(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout + result.stderr
 
 
-def test_dag_files_parse_offline_with_nothing_configured(airflow_home: Path) -> None:
-    """Only constants at parse time: no connection, no network, no Dagster needed to import the DAGs."""
+def test_dag_files_parse_offline_with_nothing_configured(tmp_path: Path) -> None:
+    """Only constants at parse time: no connection, no network, no Dagster and no Airflow database (an empty
+    AIRFLOW_HOME, never migrated) needed to import the DAGs."""
+    airflow_home = tmp_path / "airflow_home"
+    airflow_home.mkdir()
     code = (
         "import socket\n"
         "def refuse(*a, **k): raise RuntimeError('network at parse time')\n"
