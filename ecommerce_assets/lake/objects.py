@@ -68,12 +68,18 @@ def written_behind(groups: Iterator[pa.Table], write: Callable[[pa.Table], None]
 
 
 def write_spool(path: str, reader: pa.RecordBatchReader, footer: Callable[[], Mapping[str, str]], *,
-                compression: str, row_group_rows: int, row_group_bytes: int) -> int:
+                compression: str, row_group_rows: int, row_group_bytes: int,
+                on_group: Callable[[pa.Table], None] | None = None) -> int:
     """`reader`'s rows as a Parquet file at `path`, in row groups of at most `row_group_rows` rows or
-    `row_group_bytes` bytes; `footer()` (read after the last row) is stored as key-value metadata."""
+    `row_group_bytes` bytes; `footer()` (read after the last row) is stored as key-value metadata.
+    `on_group` sees each row group after it is written, on the writing thread."""
+    def write(group: pa.Table) -> None:
+        writer.write_table(group, row_group_size=max(group.num_rows, 1))
+        if on_group is not None:
+            on_group(group)
+
     with pq.ParquetWriter(path, reader.schema, compression=compression) as writer:
-        rows = written_behind(row_groups(reader, row_group_rows, row_group_bytes),
-                              lambda group: writer.write_table(group, row_group_size=max(group.num_rows, 1)))
+        rows = written_behind(row_groups(reader, row_group_rows, row_group_bytes), write)
         writer.add_key_value_metadata(dict(footer()))
     return rows
 

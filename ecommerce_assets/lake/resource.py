@@ -127,15 +127,17 @@ class LakeResource(S3Resource):
 
     def write_parquet(self, key: str, reader: pa.RecordBatchReader, footer: Callable[[], Mapping[str, str]] = dict, *,
                       compression: str = "zstd", row_group_rows: int = 64_000,
-                      row_group_bytes: int = 64 * 1024 * 1024) -> StoredObject:
+                      row_group_bytes: int = 64 * 1024 * 1024,
+                      on_group: Callable[[pa.Table], None] | None = None) -> StoredObject:
         """`reader`'s rows as one zstd Parquet object at `key`, which appears whole or not at all: written to
-        a local spool file, then uploaded in one PUT or multipart upload. An error from the reader or the
-        upload leaves any previous object untouched."""
+        a local spool file, then uploaded in one PUT or multipart upload. An error from the reader, `on_group`
+        (called with each row group on the writing thread, while the next one arrives) or the upload leaves any
+        previous object untouched."""
         fd, spool = tempfile.mkstemp(prefix="lake-", suffix=".parquet")
         os.close(fd)
         try:
             rows = objects.write_spool(spool, reader, footer, compression=compression, row_group_rows=row_group_rows,
-                                       row_group_bytes=row_group_bytes)
+                                       row_group_bytes=row_group_bytes, on_group=on_group)
             self.get_client().upload_file(spool, self.bucket, key, ExtraArgs={"ContentType": PARQUET_CONTENT_TYPE})
         finally:
             os.unlink(spool)

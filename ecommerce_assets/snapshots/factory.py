@@ -23,6 +23,7 @@ from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.partitions import daily_partitions
 from ecommerce_assets.resources.catalog_api import CatalogApiResource
 from ecommerce_assets.retries import STEP_RETRY, heals
+from ecommerce_assets.snapshots.census import KeyCensus
 from ecommerce_assets.snapshots.endpoint import Endpoint
 from ecommerce_assets.snapshots.fetch import FetchStats, snapshot_batches
 from ecommerce_assets.transforms.fetch_window import late_fetch_problem
@@ -83,13 +84,17 @@ def snapshot_asset(endpoint: Endpoint) -> AssetsDefinition:
         context.log.info(f"fetching {source}/{endpoint.path}, {client.settings.page_size} per page")
         stats = FetchStats()
         batches = snapshot_batches(endpoint, client, context.resources.duckdb, stats, context.log, keep)
-        stored = lake.write_parquet(
-            key, pa.RecordBatchReader.from_batches(endpoint.schema, batches),
-            footer=lambda: {SOURCE_KEY: source, TOTAL_KEY: str(stats.total if stats.total is not None else 0)})
+        with context.resources.duckdb.get_connection() as census_con:  # the lake's writing thread alone uses it
+            census = KeyCensus(census_con)
+            stored = lake.write_parquet(
+                key, pa.RecordBatchReader.from_batches(endpoint.schema, batches), on_group=census.add,
+                footer=lambda: {SOURCE_KEY: source, TOTAL_KEY: str(stats.total if stats.total is not None else 0),
+                                **census.footer()})
         context.log.info(f"wrote {stored.rows} rows ({stored.bytes} bytes) to {stored.uri}")
         return MaterializeResult(metadata={
             "uri": MetadataValue.path(stored.uri), "rows": stored.rows, "bytes": stored.bytes, "etag": stored.etag,
-            "source": source, "reused": False, **stats.summary(),
+            "source": source, "reused": False, "record_keys": MetadataValue.json(sorted(census.keys)),
+            **stats.summary(),
         })
 
     return snapshot

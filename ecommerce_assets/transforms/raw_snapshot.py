@@ -188,6 +188,11 @@ def page_parser(con: duckdb.DuckDBPyConnection, records_key: str = "products") -
     return MsgspecPageParser(fallback=DuckDBPageParser(con, records_key), records_key=records_key)
 
 
+def record_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The schema-drift census: the top-level keys the records of the view `raw_records` use."""
+    return {str(key) for (key,) in con.execute(SQL.text("duckdb/record_keys.sql")).fetchall() if key is not None}
+
+
 def integer_id_value(value: Any) -> int | None:
     """`value` when it is a JSON integer that fits BIGINT (a boolean is not an id)."""
     if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:

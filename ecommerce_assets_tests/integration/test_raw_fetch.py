@@ -2,6 +2,7 @@
 never a torn or half-written snapshot."""
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
@@ -202,3 +203,16 @@ def test_a_stored_object_that_is_not_parquet_names_itself_and_the_fix(lake: Lake
     assert "ArrowInvalid" not in message.split(": ", 1)[0]  # said for a person, not as Arrow's exception
     assert run_partition(resources, PARTITION, assets=[RAW], refetch=True).success
     assert lake.footer(KEY)[0] == 200
+
+
+def test_a_snapshot_records_the_keys_its_records_use(lake: LakeResource, pg_dsn: str) -> None:
+    """The schema-drift census, taken as the snapshot is written and kept in its footer (the ODS reads it
+    instead of parsing every record again), equals the keys of the records the API sent, read by the standard
+    library; the UI shows it."""
+    with CatalogServer(GeneratedCatalog(size=300, seed=11, awkward=True)) as server:
+        result = raw_only(lake, pg_dsn, server)
+        records = fetch_all(server.url)
+    expected = sorted({key for record in records if isinstance(record, dict) for key in record})
+    assert len(expected) > 5
+    assert json.loads(lake.footer(KEY)[1]["record_keys"]) == expected
+    assert materialization(result, RAW).metadata["record_keys"].value == expected

@@ -17,6 +17,7 @@ from ecommerce_assets.partition_map import by_partition
 from ecommerce_assets.partitions import BACKFILL_POLICY, WAREHOUSE_POOL, daily_partitions
 from ecommerce_assets.quarantine import CleanedDay, quarantine_out, quarantined_outputs
 from ecommerce_assets.retries import STEP_RETRY, heals
+from ecommerce_assets.snapshots import stored_record_keys
 
 
 def day_metadata(checked: CheckedProducts) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def ods_products(context: AssetExecutionContext, raw: pads.Dataset | Mapping[str
 
     def clean_day(key: str, day: ExitStack) -> CleanedDay:
         con = day.enter_context(duckdb.get_connection())
-        checked = day.enter_context(checked_products(con, raws[key], date.fromisoformat(key)))
+        checked = day.enter_context(checked_products(con, raws[key], date.fromisoformat(key), stored_record_keys(raws[key])))
         warnings = []
         if checked.new_fields or checked.missing_fields:
             warnings.append(f"schema drift: new fields {checked.new_fields}, missing fields {checked.missing_fields}")

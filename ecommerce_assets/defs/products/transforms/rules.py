@@ -1,7 +1,6 @@
 """The ODS rules of the catalog: raw snapshot rows -> typed ODS product rows and rejected records, in DuckDB."""
 
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +13,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from ecommerce_assets.sql_files import SqlFiles
+from ecommerce_assets.transforms.raw_snapshot import record_keys
 
 SQL = SqlFiles("ecommerce_assets.defs.products")
 SHARED_SQL = SqlFiles("ecommerce_assets.transforms")  # the rule macros every domain's rules use
@@ -80,9 +80,11 @@ def _ascending(con: duckdb.DuckDBPyConnection, ids_query: str) -> bool:
 
 
 @contextmanager
-def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date) -> Iterator[CheckedProducts]:
+def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: date,
+                     stored_keys: Collection[str] | None = None) -> Iterator[CheckedProducts]:
     """Apply the ODS rules to `raw` (an Arrow table or dataset with the raw snapshot columns); the accepted
-    rows stream from DuckDB while the context is open."""
+    rows stream from DuckDB while the context is open. `stored_keys`: the records' top-level keys as the raw
+    step recorded them (the schema-drift census), when it did."""
     con.execute("SET TimeZone = 'UTC'")
     local = isinstance(raw, pads.FileSystemDataset) and isinstance(raw.filesystem, pafs.LocalFileSystem)
     if local:
@@ -107,12 +109,8 @@ def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: da
         reasons = dict(con.execute(
             "SELECT reason, count(*) FROM ods_checked WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason"
         ).fetchall())
-        keys = Counter(dict(con.execute(
-            # one parse per record: `try` makes a record the reader refuses NULL (no keys); a record that is
-            # not an object has none either
-            "SELECT key, count(*) FROM (SELECT unnest(try(json_keys(record_json))) AS key FROM raw_records) "
-            "GROUP BY key"
-        ).fetchall()))
+        # the census the raw step took as it wrote the snapshot, else one more parse of every record here
+        keys = set(stored_keys) if stored_keys is not None else record_keys(con)
         (accepted_rows,), = con.execute("SELECT count(*) FROM ods_checked WHERE reason IS NULL").fetchall()
         reader = con.sql(accepted_in_order(con)).fetch_record_batch(BATCH_ROWS)
         yield CheckedProducts(
