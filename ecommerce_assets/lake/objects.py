@@ -1,12 +1,14 @@
 """Parquet objects in the lake: written whole or not at all (a local spool file, then one PUT or one
 multipart upload, which S3 publishes only when complete), read through a local copy fetched once."""
 
+import hashlib
 import os
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -87,16 +89,69 @@ def write_spool(path: str, reader: pa.RecordBatchReader, footer: Callable[[], Ma
 def local_copy(filesystem: pafs.FileSystem, path: str) -> pads.Dataset:
     """The object as a dataset over a local copy, fetched once, so readers that scan it several times
     (DuckDB) read local disk, not S3; the copy goes with the dataset object."""
-    fd, local = tempfile.mkstemp(prefix="lake-read-", suffix=".parquet")
-    os.close(fd)
+    local = _read_path()
     try:
         pafs.copy_files(path, local, source_filesystem=filesystem, destination_filesystem=pafs.LocalFileSystem())
+    except BaseException:
+        os.unlink(local)
+        raise
+    return local_dataset(local)
+
+
+def local_dataset(local: str) -> pads.Dataset:
+    """A dataset over the local file `local`, which it owns: the file goes with the dataset object."""
+    try:
         dataset = pads.dataset(local, format="parquet")
     except BaseException:
         os.unlink(local)
         raise
     weakref.finalize(dataset, os.unlink, local)
     return dataset
+
+
+def _read_path() -> str:
+    fd, local = tempfile.mkstemp(prefix="lake-read-", suffix=".parquet")
+    os.close(fd)
+    return local
+
+
+# An object's spool file, kept after its upload for the next reader on this host — the step after the one that
+# wrote it, often in the same process — which then reads the file instead of downloading the object again. Keyed
+# by the object's URI and ETag, so only that very object is ever read from it; taken by its first reader
+# (renamed); the newest HANDOFF_KEEP are kept, older ones deleted.
+HANDOFF_DIR = Path(tempfile.gettempdir()) / "ecommerce-lake-handoff"
+HANDOFF_KEEP = 2
+
+
+def _handoff_path(uri: str, etag: str) -> Path:
+    name = hashlib.sha256("\0".join((uri, etag)).encode()).hexdigest()[:40]
+    return HANDOFF_DIR / f"{name}.parquet"
+
+
+def hand_off(spool: str, uri: str, etag: str) -> None:
+    """Keep `spool`, the file just uploaded as `uri` with `etag`, for its next reader on this host."""
+    HANDOFF_DIR.mkdir(parents=True, exist_ok=True)
+    os.replace(spool, _handoff_path(uri, etag))
+    kept: list[tuple[float, Path]] = []
+    for entry in HANDOFF_DIR.glob("*.parquet"):
+        try:
+            kept.append((entry.stat().st_mtime, entry))
+        except FileNotFoundError:  # taken meanwhile by a reader in another process
+            continue
+    for _, old in sorted(kept, reverse=True)[HANDOFF_KEEP:]:
+        old.unlink(missing_ok=True)
+
+
+def take_handoff(uri: str, etag: str) -> pads.Dataset | None:
+    """The dataset over the file handed off for `uri` with exactly `etag`, now the caller's; None when there is
+    none (another host wrote it, another reader took it, or the object was replaced since)."""
+    local = _read_path()
+    try:
+        os.replace(_handoff_path(uri, etag), local)
+    except FileNotFoundError:
+        os.unlink(local)
+        return None
+    return local_dataset(local)
 
 
 def footer(filesystem: pafs.FileSystem, path: str) -> tuple[int, dict[str, str]]:

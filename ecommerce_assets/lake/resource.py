@@ -139,9 +139,12 @@ class LakeResource(S3Resource):
             rows = objects.write_spool(spool, reader, footer, compression=compression, row_group_rows=row_group_rows,
                                        row_group_bytes=row_group_bytes, on_group=on_group)
             self.get_client().upload_file(spool, self.bucket, key, ExtraArgs={"ContentType": PARQUET_CONTENT_TYPE})
+            size, etag = objects.describe(self.head(key) or {"ContentLength": 0, "ETag": ""})
+            if etag:
+                objects.hand_off(spool, self.uri(key), etag)  # for the next step's read of it on this host
         finally:
-            os.unlink(spool)
-        size, etag = objects.describe(self.head(key) or {"ContentLength": 0, "ETag": ""})
+            if os.path.exists(spool):
+                os.unlink(spool)
         return StoredObject(uri=self.uri(key), rows=rows, bytes=size, etag=etag)
 
     def footer(self, key: str) -> tuple[int, dict[str, str]]:
@@ -161,7 +164,11 @@ class LakeResource(S3Resource):
         return StoredObject(uri=self.uri(key), rows=rows, bytes=size, etag=etag)
 
     def dataset(self, key: str) -> pads.Dataset:
-        """The Parquet object at `key` as a dataset over a local copy fetched once."""
+        """The Parquet object at `key` as a dataset over a local copy: the file this host uploaded it from when
+        it is still here for exactly that object (same ETag), else fetched once."""
+        head = self.head(key)
+        if head is not None and (handed := objects.take_handoff(self.uri(key), objects.describe(head)[1])):
+            return handed
         try:
             return objects.local_copy(self.filesystem(), f"{self.bucket}/{key}")
         except pa.ArrowInvalid as exc:

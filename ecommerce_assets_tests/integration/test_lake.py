@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ecommerce_assets.lake import LakeResource
+from ecommerce_assets.lake import LakeResource, objects
 
 
 @pytest.mark.parametrize("rows", [10, 200_000])  # one PUT; a multipart upload
@@ -18,3 +18,29 @@ def test_an_object_the_pipeline_uploads_reads_back_by_ranges(any_lake: LakeResou
     assert any_lake.footer("t/part.parquet")[0] == rows
     table = pq.read_table(f"{any_lake.bucket}/t/part.parquet", filesystem=any_lake.filesystem())
     assert table.column("x").to_pylist()[-1] == rows - 1
+
+
+def table_of(values: list[int]) -> pa.RecordBatchReader:
+    table = pa.table({"x": pa.array(values, pa.int64())})
+    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+
+
+def test_the_next_read_of_an_object_takes_the_file_it_was_uploaded_from_and_never_a_replaced_objects(
+        lake: LakeResource) -> None:
+    """The spool of an upload is handed to the next read of that very object on this host (no download); a
+    read after it, or of an object replaced since, reads S3."""
+    key = "t/handoff.parquet"
+    first = lake.write_parquet(key, table_of([1, 2, 3]))
+    handed = objects._handoff_path(first.uri, first.etag)
+    assert handed.exists()
+    dataset = lake.dataset(key)
+    assert not handed.exists()  # taken: the dataset reads the upload's own file
+    assert dataset.to_table().column("x").to_pylist() == [1, 2, 3]
+    assert lake.dataset(key).to_table().column("x").to_pylist() == [1, 2, 3]  # downloaded
+
+    second = lake.write_parquet(key, table_of([4, 5]))
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"x": pa.array([6], pa.int64())}), buffer)
+    lake.get_client().put_object(Bucket=lake.bucket, Key=key, Body=buffer.getvalue())  # replaced by another writer
+    assert lake.dataset(key).to_table().column("x").to_pylist() == [6]
+    assert objects._handoff_path(second.uri, second.etag).exists()  # the stale file was not used

@@ -1,7 +1,7 @@
 """Where a value could have been stored, looked at for planted markers: every object of the bucket (Parquet
 read back value by value, and its bytes), every row of every table of the database (warehouse and Dagster's
 instance storage: runs, event log, metadata), every file under the given folders (logs, compute logs), and
-any text (a terminal's output)."""
+any text (a terminal's output), and the uploaded files the lake keeps for their next reader."""
 
 import io
 import re
@@ -40,17 +40,35 @@ def scan_lake(lake: LakeResource, markers: re.Pattern[str], found: Found) -> int
     objects = 0
     for key, _, _ in lake.objects(""):
         objects += 1
-        data = client.get_object(Bucket=lake.bucket, Key=key)["Body"].read()
-        place = f"s3://{lake.bucket}/{key}"
-        _search(data.decode("utf-8", "replace"), markers, place, found)
-        if data[:4] == b"PAR1":
-            table = pq.read_table(io.BytesIO(data))
-            _search(str(table.schema.metadata or {}), markers, place + " (footer)", found)
-            for name in table.column_names:
-                for value in table.column(name).to_pylist():
-                    if value is not None:
-                        _search(str(value), markers, f"{place} column {name}", found)
+        _scan_object(client.get_object(Bucket=lake.bucket, Key=key)["Body"].read(), f"s3://{lake.bucket}/{key}",
+                     markers, found)
     return objects
+
+
+def scan_parquet_files(folder: Path, markers: re.Pattern[str], found: Found) -> int:
+    """Every file of `folder` (the lake's hand-off of uploaded spools, say) as scan_lake scans an object; a file
+    taken meanwhile by a reader is skipped."""
+    files = 0
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        files += 1
+        _scan_object(data, f"file {path}", markers, found)
+    return files
+
+
+def _scan_object(data: bytes, place: str, markers: re.Pattern[str], found: Found) -> None:
+    """An object's bytes, and for Parquet every value of every column (compression hides bytes)."""
+    _search(data.decode("utf-8", "replace"), markers, place, found)
+    if data[:4] == b"PAR1":
+        table = pq.read_table(io.BytesIO(data))
+        _search(str(table.schema.metadata or {}), markers, place + " (footer)", found)
+        for name in table.column_names:
+            for value in table.column(name).to_pylist():
+                if value is not None:
+                    _search(str(value), markers, f"{place} column {name}", found)
 
 
 def scan_database(dsn: str, markers: re.Pattern[str], found: Found) -> int:

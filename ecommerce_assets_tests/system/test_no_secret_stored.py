@@ -21,9 +21,17 @@ from dagster import AssetKey, AssetRecordsFilter, materialize
 from ecommerce_assets.definitions import build_defs
 from ecommerce_assets.defs.sales.transforms.users import KEPT, KEPT_FROM_ADDRESS
 from ecommerce_assets.lake import LakeResource
+from ecommerce_assets.lake.objects import HANDOFF_DIR
 from ecommerce_assets_tests.support.dagster_processes import STACK_TEST, dagster_stack, sensor_has_ticked, wait_for
 from ecommerce_assets_tests.support.helpers import TEST_PII_KEY, make_resources, query
-from ecommerce_assets_tests.support.secret_scan import Found, scan_database, scan_files, scan_lake, scan_text
+from ecommerce_assets_tests.support.secret_scan import (
+    Found,
+    scan_database,
+    scan_files,
+    scan_lake,
+    scan_parquet_files,
+    scan_text,
+)
 from ecommerce_catalog_server import CatalogServer, ListCatalog
 from ecommerce_catalog_server.daily import DailyCatalog
 from ecommerce_catalog_server.shop import DailyCarts, generate_user
@@ -82,6 +90,7 @@ def scan(tmp_path: Path, lake: LakeResource, pg_dsn: str, log: Path, terminal: s
     assert scan_lake(lake, MARKERS, found) >= objects
     assert scan_database(pg_dsn, MARKERS, found) >= tables
     assert scan_files([tmp_path / "dagster_home", log], MARKERS, found) >= 1
+    scan_parquet_files(HANDOFF_DIR, MARKERS, found)  # whatever is still kept for a next reader
     scan_text(terminal, "terminal", MARKERS, found)
     return found
 
