@@ -8,8 +8,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 
+from ecommerce_assets.lake import objects
 from ecommerce_assets.transforms.raw_snapshot import record_keys
 
 RECORD_KEYS_KEY = "record_keys"  # the footer's entry: a JSON list of the keys, sorted
@@ -38,8 +38,7 @@ def stored_record_keys(raw: Any) -> list[str] | None:
     holds none (stored before censuses were recorded, or dropped into the lake by another system)."""
     if not isinstance(raw, pads.FileSystemDataset) or len(raw.files) != 1:
         return None
-    metadata = pq.ParquetFile(raw.files[0], filesystem=raw.filesystem).metadata.metadata or {}
-    value = metadata.get(RECORD_KEYS_KEY.encode())
+    value = objects.footer(raw.filesystem, raw.files[0])[1].get(RECORD_KEYS_KEY)
     if value is None:
         return None
     keys = json.loads(value)

@@ -119,8 +119,8 @@ def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: da
             records=int(records),
             duplicates=int(duplicates),
             rejected_by_reason={str(k): int(v) for k, v in reasons.items()},
-            new_fields=sorted(set(keys) - CONTRACT_FIELDS),
-            missing_fields=sorted(CONTRACT_FIELDS - set(keys)) if records else [],
+            new_fields=sorted(keys - CONTRACT_FIELDS),
+            missing_fields=sorted(CONTRACT_FIELDS - keys) if records else [],
             accepted=reader,
         )
     finally:
