@@ -49,7 +49,8 @@ def plan(pg_admin_dsn: str) -> Iterator[WarehousePlan]:
 def test_init_warehouse_creates_least_privilege_roles(pg_admin_dsn: str, plan: WarehousePlan) -> None:
     applied = init_warehouse(pg_admin_dsn, plan)
     assert applied == ["0000_migrations_table", "0001_initial", "0002_staging_schema", "0003_bi_reader",
-                       "0004_partition_loads", "0005_product_history", "0006_ods_day_partitions", "0007_sales"]
+                       "0004_partition_loads", "0005_product_history", "0006_ods_day_partitions", "0007_sales",
+                       "0008_wide_totals"]
     assert init_warehouse(pg_admin_dsn, plan) == []  # idempotent
 
     pipeline_dsn = dsn_for(pg_admin_dsn, plan.pipeline, plan.database)

@@ -177,7 +177,7 @@ def test_the_migration_moves_an_unpartitioned_ods_into_day_partitions(pg_admin_d
                      "FROM generate_series(0, 2) AS d, generate_series(1, 50) AS p")
     before = query(empty_database, "SELECT * FROM ods.fct_products ORDER BY 1, 2")
     with psycopg.connect(empty_database) as conn:
-        assert migrate(conn) == ["0006_ods_day_partitions", "0007_sales"]
+        assert migrate(conn) == ["0006_ods_day_partitions", "0007_sales", "0008_wide_totals"]
     assert query(empty_database, "SELECT * FROM ods.fct_products ORDER BY 1, 2") == before
     assert partitions(empty_database) == {f"fct_products_p2025060{d}": f"FOR VALUES IN ('2025-06-0{d}')" for d in (1, 2, 3)}
     assert query(empty_database, "SELECT count(*) FROM ods.fct_products_p20250602") == [(50,)]

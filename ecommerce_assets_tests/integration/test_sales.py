@@ -14,7 +14,7 @@ from ecommerce_assets_tests.support import sales_oracle as oracle
 from ecommerce_assets_tests.support.helpers import REAL_SERVICE, query
 from ecommerce_assets_tests.support.shop import Shop, assert_marts, stored_orders, stored_sales
 from ecommerce_catalog_server import CatalogServer
-from ecommerce_catalog_server.catalog import Catalog
+from ecommerce_catalog_server.catalog import Catalog, ListCatalog
 from ecommerce_catalog_server.daily import DailyCatalog
 from ecommerce_catalog_server.shop import DailyCarts, DailyUsers, RealService
 
@@ -92,6 +92,34 @@ def test_rejected_carts_are_kept_with_their_reason_and_every_line_accounted_for(
     rejected_users = dict(query(shop.pg_dsn, "SELECT reason, count(*) FROM ods.rejected_users GROUP BY reason"))
     assert set(rejected_users) == {"id_not_integer", "not_an_object"}
     assert_marts(shop)
+
+
+def test_the_largest_values_the_rules_accept_add_up_in_every_mart(shop: Shop) -> None:
+    """Two products at the largest price and stock the ODS accepts, and an order of 150 lines each at the largest
+    quantity and a line total just under the rules' bound: the category's inventory value (4.3e19), the order's
+    units (3.2e11) and revenue (1.5e14) are sums no narrower column holds, and every mart is still exact."""
+    day = DAYS[0]
+    products = [dict(p) for p in DailyCatalog(PRODUCTS, day).page(0, PRODUCTS)]
+    for product in products[:2]:
+        product.update(price=9999999999.99, stock=2147483647, category=products[0]["category"])
+    carts = DailyCarts(CARTS, PRODUCTS, USERS, day).page(0, CARTS)
+    total = Decimal("465.66") * 2147483647  # 999,997,235,062.02
+    line = {"id": products[0]["id"], "title": "the largest line", "price": 465.66, "quantity": 2147483647,
+            "total": float(total), "discountPercentage": 0, "discountedTotal": float(total)}
+    largest = dict(carts[0], products=[dict(line) for _ in range(150)], total=float(total * 150),
+                   discountedTotal=float(total * 150), totalProducts=150, totalQuantity=2147483647 * 150)
+    shop.load(day, products=ListCatalog(products), carts=ListCatalog([largest, *carts[1:]]),
+              users=DailyUsers(USERS, day))
+    assert query(shop.pg_dsn, "SELECT count(*) FROM ods.rejected_carts") == [(0,)]
+    expected = assert_marts(shop)
+    assert expected.orders[largest["id"]][3:] == (2147483647 * 150, total * 150, total * 150)
+    category = products[0]["category"]
+    value = sum((Decimal(str(p["price"])) * p["stock"] for p in products if p["category"] == category), Decimal(0))
+    assert query(shop.pg_dsn, "SELECT inventory_value FROM dm.fct_ecommerce WHERE report_date = %s AND category = %s",
+                 (day, category)) == [(value,)]
+    assert value > Decimal("4.29e19")
+    failed = sorted(name for name, passed in shop.checks.items() if not passed)
+    assert failed == [], failed
 
 
 def test_the_oracle_sees_what_the_real_data_says() -> None:

@@ -308,6 +308,9 @@ def test_mart_arithmetic(rows: list[Any], expected: list[Any]) -> None:
         ([("b", "1.00", 1, None, "-0.01"), ("b", "1.00", 1, None, "-0.02")], [], [("b", 0, "2.00", "-0.02", 0)]),
         ([("c", "1.00", 1, None, "0.01"), ("c", "1.00", 1, None, "0.02")], [1, 2], [("c", 0, "2.00", "0.02", 2)]),
         ([("d", None, 0, None, None)], [7], [("d", 1, "0.00", None, 0)]),
+        # the largest price and stock the ODS accepts, twice: a value no DECIMAL(18) holds (found by hypothesis)
+        ([("e", "9999999999.99", 2147483647, None, None), ("e", "9999999999.99", 2147483647, None, None)], [],
+         [("e", 0, "42949672939957050327.06", None, 0)]),
     ],
 )
 def test_mart_stock_value_discount_and_price_changes(rows: list[Any], price_changed: list[int],

@@ -3,7 +3,8 @@
 -- price_changed (product_id: the products whose price changed on the day). Parameter: $report_date.
 -- Averages are exact: sums of DECIMAL cents divided in integers, rounded half-up to 2 decimals
 -- (prices and ratings are never negative in the ODS, so half-up is (2*sum + n) // (2*n); a discount may
--- be, so its average rounds half away from zero on the magnitude).
+-- be, so its average rounds half away from zero on the magnitude). The inventory value multiplies in DECIMAL(38):
+-- DuckDB types DECIMAL(12, 2) * INTEGER as DECIMAL(18, 2), which one extreme product the ODS accepts overflows.
 SELECT
     $report_date::DATE AS report_date,
     category,
@@ -16,7 +17,7 @@ SELECT
         ((2 * (sum(rating) * 100)::HUGEINT + count(rating)) // (2 * count(rating)))::DECIMAL(18, 0) * 0.01::DECIMAL(3, 2)
     END::DECIMAL(3, 2) AS avg_rating,
     count(*) FILTER (WHERE stock = 0)::INTEGER AS out_of_stock_count,
-    coalesce(sum(price * stock), 0)::DECIMAL(20, 2) AS inventory_value,
+    coalesce(sum(price::DECIMAL(38, 2) * stock), 0)::DECIMAL(38, 2) AS inventory_value,
     CASE WHEN count(discount_percentage) > 0 THEN
         sign(sum(discount_percentage))
         * ((2 * abs(sum(discount_percentage) * 100)::HUGEINT + count(discount_percentage))

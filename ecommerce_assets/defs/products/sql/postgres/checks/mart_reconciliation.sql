@@ -9,7 +9,7 @@ WITH ods AS (
         round(avg(o.price), 2) AS avg_price,
         round(avg(o.rating), 2) AS avg_rating,
         (count(*) FILTER (WHERE o.stock = 0))::integer AS out_of_stock_count,
-        coalesce(sum(o.price * o.stock), 0)::numeric(20, 2) AS inventory_value,
+        coalesce(sum(o.price * o.stock), 0)::numeric(38, 2) AS inventory_value,
         round(avg(o.discount_percentage), 2) AS avg_discount_pct,
         (count(*) FILTER (WHERE c.product_id IS NOT NULL))::integer AS price_changes
     FROM ods.fct_products AS o
