@@ -3,6 +3,7 @@
 workers keep the cores busy, where `--durations` shows waiting as much as work. Printed after the durations,
 the largest first, with the total; the figures travel from pytest-xdist's workers in the reports."""
 
+import os
 import resource
 from collections.abc import Generator
 
@@ -10,7 +11,7 @@ import pytest
 
 CPU_KEY = "cpu_seconds"
 _STARTED = pytest.StashKey[float]()
-SHOWN = 15
+SHOWN = int(os.environ.get("ECOM_CPU_SHOWN", "15"))  # how many tests the report names
 
 
 def cpu_seconds() -> float:

@@ -15,8 +15,11 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+import yaml
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, EventLogRecord
+from dagster._core.errors import DagsterUserCodeUnreachableError
 from dagster._core.scheduler.instigation import InstigatorType
+from dagster._grpc.client import DagsterGrpcClient
 
 from ecommerce_assets.definitions import defs
 from ecommerce_assets.lake import LakeResource
@@ -26,6 +29,7 @@ from ecommerce_deploy.init_dagster import init_dagster, pools_of
 from ecommerce_local.services import free_port
 
 BIN = Path(sys.executable).parent
+LOCATION = "ecommerce_assets"  # the code location's name, as workspace.yaml and the compose deployment name it
 # the stacks' sensors at the production pace: at half the intervals, the automation once asked again for a mart
 # the out-of-order test had settled (not investigated yet), and a faster pace did not make the suite faster
 SENSOR_PACE = SensorPace(1.0)
@@ -93,11 +97,11 @@ def dagster_stack(tmp_path: Path, pg_dsn: str, lake: LakeResource, api_url: str,
         **(extra_env or {}),
     }
     log = tmp_path / "dagster.log"
-    workspace = str(REPO_ROOT / "workspace.yaml")
     with ExitStack() as stack:
         stack.callback(_kill_left_behind, home)  # last: after the daemon and webserver have stopped
         instance = stack.enter_context(DagsterInstance.from_config(str(home)))
         init_dagster(instance, pools_of(defs))  # the deployment's set-up step, before any run
+        workspace = str(_serve_code_location(stack, env, log, home))
         stack.enter_context(_process([str(BIN / "dagster-daemon"), "run", "-w", workspace], env, log))
         url = None
         if webserver:
@@ -113,6 +117,38 @@ def dagster_stack(tmp_path: Path, pg_dsn: str, lake: LakeResource, api_url: str,
                 if attempt == 2:
                     raise AssertionError(f"dagster-webserver exited three times; log:\n{log.read_text()[-4000:]}")
         yield DagsterStack(instance=instance, env=env, log=log, webserver_url=url)
+
+
+def _serve_code_location(stack: ExitStack, env: dict[str, str], log: Path, home: Path) -> Path:
+    """The code location served by a code server of its own, as the compose deployment serves it (service
+    dagster-code), and a workspace file pointing the daemon and webserver at it: they share its one process, which
+    launches the runs. (With workspace.yaml's python_module each of them starts code servers of its own, the
+    daemon a new one at every workspace refresh, once a minute: 4–5 CPU-seconds each on this machine.) The server
+    is `dagster api grpc` itself, not compose's `dagster code-server start`, a proxy that starts the same server
+    as a child process and polls it (another 4 CPU-seconds in a four-minute test)."""
+    for _attempt in range(3):  # a port found free can be taken before the server binds it
+        port = free_port()
+        process = stack.enter_context(_process(
+            [str(BIN / "dagster"), "api", "grpc", "-h", "127.0.0.1", "-p", str(port),
+             "-m", "ecommerce_assets.definitions", "--location-name", LOCATION], env, log))
+        client = DagsterGrpcClient(port=port, host="127.0.0.1")
+        wait_for(lambda client=client, process=process: _pings(client) or process.poll() is not None,  # type: ignore[misc]
+                 180, "the code server (dagster api grpc)", log)
+        if process.poll() is None:
+            workspace = home / "workspace.yaml"
+            workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": {
+                "host": "127.0.0.1", "port": port, "location_name": LOCATION}}]}))
+            return workspace
+    raise AssertionError(f"the code server exited three times; log:\n{log.read_text()[-4000:]}")
+
+
+def _pings(client: DagsterGrpcClient) -> bool:
+    """The code server answers once the code location has loaded."""
+    try:
+        client.ping("ready")
+    except DagsterUserCodeUnreachableError:  # not listening yet, or still loading: asked again
+        return False
+    return True
 
 
 def _kill_left_behind(home: Path) -> None:

@@ -3,11 +3,16 @@ dagster-webserver and daemon serving this code location with real PostgreSQL, S3
 
 The three scenarios against a running Dagster share one stack and one Airflow database (one test, a subtest
 each): each works on a day of its own, counts runs and materializations of that day only, and sets the sensors
-it needs — through the webserver's GraphQL, as a person does in the UI."""
+it needs — through the webserver's GraphQL, as a person does in the UI. Their Airflow commands (`db migrate`,
+then each `dags test`) run in one Airflow process, through Airflow's own CLI parser and command functions, one
+after the other: the same code as `airflow <command>` without starting Airflow (~10 CPU-seconds) for each.
+scripts/airflow.sh, the real command line, is run by test_readme_commands."""
 
 import json
 import os
+import select
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,9 +58,77 @@ def airflow_env(home: Path, dagster_url: str | None) -> dict[str, str]:
     return env
 
 
-def airflow(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(airflow_bin()), *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+# Reads one command per line on stdin ([argv, output file]), runs it as `airflow <argv>` does (the CLI's parser
+# and the command's function), its stdout and stderr — Airflow's and the tasks' logs — into the output file, and
+# answers "@@exit <code>" on its own stdout (a SystemExit's message is printed as the interpreter would).
+DRIVER = """
+import json, os, sys, traceback
+from airflow.cli import cli_parser
+parser = cli_parser.get_parser()
+for line in sys.stdin:
+    argv, path = json.loads(line)
+    sys.stdout.flush(); sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1); os.dup2(out, 2); os.close(out)
+    code = 0
+    try:
+        args = parser.parse_args(argv)
+        args.func(args)
+    except SystemExit as stop:
+        if isinstance(stop.code, int):
+            code = stop.code
+        elif stop.code is not None:
+            print(stop.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush(); sys.stderr.flush()
+        os.dup2(saved[0], 1); os.dup2(saved[1], 2); os.close(saved[0]); os.close(saved[1])
+    sys.stdout.write("@@exit %d\\n" % code)
+    sys.stdout.flush()
+"""
+
+
+class Airflow:
+    """One Airflow process running commands in turn (DRIVER), each answered as a finished process."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.folder = folder
+        self.log = folder / "driver.log"
+        with self.log.open("w") as errors:
+            self.process = subprocess.Popen([str(airflow_bin().parent / "python"), "-c", DRIVER], env=env,
+                                            cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=errors, text=True)
+        self.count = 0
+
+    def __call__(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.count += 1
+        output = self.folder / f"{self.count:02d}-{'-'.join(args[:2])}.log"
+        self.process.stdin.write(json.dumps([list(args), str(output)]) + "\n")
+        self.process.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            line = self.process.stdout.readline() if ready else ""
+            if line.startswith("@@exit "):
+                return subprocess.CompletedProcess(["airflow", *args], int(line.split()[1]), output.read_text(), "")
+            if not ready or (not line and self.process.poll() is not None):
+                raise AssertionError(f"airflow {' '.join(args)}: no answer (exit {self.process.poll()}); driver log:\n"
+                                     f"{self.log.read_text()[-3000:]}\noutput:\n"
+                                     f"{output.read_text()[-3000:] if output.exists() else ''}")
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 FOLLOWING = ("ecommerce_automation_sensor", "product_changes_gap_sensor")  # what builds layers after raw
@@ -71,12 +144,17 @@ def stack(tmp_path: Path, pg_dsn: str, lake: LakeResource) -> Iterator[tuple[Dag
 
 
 @pytest.fixture
-def airflow_home(tmp_path: Path) -> Path:
+def airflow(tmp_path: Path, stack: tuple[DagsterStack, CatalogServer]) -> Iterator[Airflow]:
+    """Airflow with a migrated database of its own and a connection to the stack's webserver."""
     home = tmp_path / "airflow_home"
     home.mkdir()
-    migrated = airflow(airflow_env(home, None), "db", "migrate")
-    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
-    return home
+    session = Airflow(airflow_env(home, stack[0].webserver_url), home)
+    try:
+        migrated = session("db", "migrate")
+        assert migrated.returncode == 0, migrated.stdout[-3000:]
+        yield session
+    finally:
+        session.close()
 
 
 def set_sensors(dagster: DagsterStack, names: tuple[str, ...], running: bool) -> None:
@@ -115,12 +193,12 @@ def materialized_by_run(instance: DagsterInstance, run_id: str) -> set[str]:
             if r.event_log_entry.dagster_event is not None}
 
 
-def dags_test(env: dict[str, str], dag_id: str, partition: str, conf: dict[str, object] | None = None
+def dags_test(airflow: Airflow, dag_id: str, partition: str, conf: dict[str, object] | None = None
               ) -> subprocess.CompletedProcess[str]:
     args = ["dags", "test", dag_id, partition]
     if conf:
         args += ["--conf", json.dumps(conf)]
-    return airflow(env, *args)
+    return airflow(*args)
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
@@ -155,7 +233,7 @@ def test_dag_files_parse_offline_with_nothing_configured(tmp_path: Path) -> None
 
 
 @STACK_TEST  # three scenarios, each a few minutes on a busy 2-core machine
-def test_airflow_against_a_dagster_deployment(stack: tuple[DagsterStack, CatalogServer], airflow_home: Path,
+def test_airflow_against_a_dagster_deployment(stack: tuple[DagsterStack, CatalogServer], airflow: Airflow,
                                               pg_dsn: str, subtests: pytest.Subtests) -> None:
     """Three ways Airflow meets one Dagster deployment, in turn on one daemon, webserver and Airflow database
     (each costs a minute of CPU to set up), each on a day of its own and counting that day's runs only."""
@@ -164,19 +242,18 @@ def test_airflow_against_a_dagster_deployment(stack: tuple[DagsterStack, Catalog
         # DAG must do its own layer; on again afterwards
         set_sensors(stack[0], FOLLOWING, running=False)
         try:
-            each_dag_materializes_exactly_its_asset(stack, airflow_home, pg_dsn)
+            each_dag_materializes_exactly_its_asset(stack, airflow, pg_dsn)
         finally:
             set_sensors(stack[0], FOLLOWING, running=True)
     with subtests.test("with Dagster's automation: nothing runs twice"):
-        with_dagster_automation_nothing_runs_twice(stack, airflow_home, pg_dsn)
+        with_dagster_automation_nothing_runs_twice(stack, airflow, pg_dsn)
     with subtests.test("a failing Dagster run fails the task with its error"):
-        failing_dagster_run_fails_the_task_with_its_error(stack, airflow_home)
+        failing_dagster_run_fails_the_task_with_its_error(stack, airflow)
 
 
-def each_dag_materializes_exactly_its_asset(stack: tuple[DagsterStack, CatalogServer], airflow_home: Path,
+def each_dag_materializes_exactly_its_asset(stack: tuple[DagsterStack, CatalogServer], airflow: Airflow,
                                             pg_dsn: str) -> None:
     dagster, server = stack
-    env = airflow_env(airflow_home, dagster.webserver_url)
     partition = (TODAY - timedelta(days=1)).isoformat()
 
     layers = (("raw_s3_api", "raw_products_parquet", "raw_products_job", {"raw_products_parquet"}),
@@ -186,7 +263,7 @@ def each_dag_materializes_exactly_its_asset(stack: tuple[DagsterStack, CatalogSe
               ("dm_ecommerce_analytics", "dm_fct_ecommerce", "dm_ecommerce_job",
                {"dm_fct_product_changes", "dm_fct_ecommerce"}))
     for dag_id, asset, job, layer in layers:
-        result = dags_test(env, dag_id, partition)
+        result = dags_test(airflow, dag_id, partition)
         assert result.returncode == 0, output(result)[-5000:]
         (run_id,) = materializing_runs(dagster.instance, asset, partition)
         run = dagster.instance.get_run_by_id(run_id)
@@ -204,13 +281,12 @@ def each_dag_materializes_exactly_its_asset(stack: tuple[DagsterStack, CatalogSe
     assert len(dagster.instance.get_runs(RunsFilter(tags={"dagster/partition": partition}))) == 3
 
 
-def with_dagster_automation_nothing_runs_twice(stack: tuple[DagsterStack, CatalogServer], airflow_home: Path,
+def with_dagster_automation_nothing_runs_twice(stack: tuple[DagsterStack, CatalogServer], airflow: Airflow,
                                                pg_dsn: str) -> None:
     dagster, server = stack
-    env = airflow_env(airflow_home, dagster.webserver_url)
     partition = (TODAY - timedelta(days=2)).isoformat()
     for dag_id in ("raw_s3_api", "ecommerce_ods_pg", "dm_ecommerce_analytics"):
-        result = dags_test(env, dag_id, partition)
+        result = dags_test(airflow, dag_id, partition)
         assert result.returncode == 0, output(result)[-5000:]
     # Each asset partition materialized exactly once; ODS and mart by one run (Airflow's or the automation's).
     for asset in ("raw_products_parquet", "ods_fct_products"):
@@ -233,13 +309,12 @@ def with_dagster_automation_nothing_runs_twice(stack: tuple[DagsterStack, Catalo
 
 
 def failing_dagster_run_fails_the_task_with_its_error(stack: tuple[DagsterStack, CatalogServer],
-                                                     airflow_home: Path) -> None:
+                                                     airflow: Airflow) -> None:
     dagster, server = stack
     server.state.faults = FaultPlan(every={1: Fault("status", status=400)})
-    env = airflow_env(airflow_home, dagster.webserver_url)
     partition = (TODAY - timedelta(days=3)).isoformat()
     try:
-        result = dags_test(env, "raw_s3_api", partition)
+        result = dags_test(airflow, "raw_s3_api", partition)
     finally:
         server.state.faults = FaultPlan()
     text = output(result)
