@@ -46,9 +46,16 @@ def follows_upstream_days() -> AutomationCondition:
 def after_updates() -> AutomationCondition:
     """For an asset built from every day of its upstream (not partitioned by day): once after upstream
     partitions were updated — when none is in progress or about to be, so a backfill or a whole chain brings
-    one update, not one per partition."""
+    one update, not one per partition. An update is handled by a request made after it, not by the asset's next
+    materialization (Dagster's `since_last_handled()`): a run started before the update may end after it
+    without having seen it — the history run of one day ending after the next day's ODS landed — and the update
+    would wait for the next load. (A request is seen by the tick after it, so an update landing within that one
+    tick still counts as handled by it.) The cost: a materialization nobody requested (a manual one) is followed
+    by a request for the updates before it, a rebuild that finds nothing new."""
+    handled = (AutomationCondition.newly_requested() | AutomationCondition.initial_evaluation()).with_label(
+        "requested since")
     return (
-        AutomationCondition.any_deps_match(AutomationCondition.newly_updated()).since_last_handled()
+        AutomationCondition.any_deps_match(AutomationCondition.newly_updated()).since(handled)
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.any_deps_match(AutomationCondition.will_be_requested())
         & ~AutomationCondition.in_progress()

@@ -36,8 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Each test is marked with the tier of its folder; a test outside the tier folders is an error. The slowest
-    tier is collected first, so that on several workers its long tests start first and the unit tests fill in
-    around them (the suite's wall time is then close to its work divided by the workers). The soak tier runs
+    tier is collected first (and in each tier the property tests), so that on several workers its long tests start
+    first and the unit tests fill in around them (the suite's wall time is then close to its work divided by the workers). The soak tier runs
     alone, with `--soak`, and never otherwise (it would double the suite's time)."""
     for item in items:
         tier = Path(str(item.path)).parent.name
@@ -49,7 +49,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if item not in deselected]
-    items.sort(key=lambda item: -TIERS.index(Path(str(item.path)).parent.name))
+    items.sort(key=_longest_first)
+
+
+def _longest_first(item: pytest.Item) -> tuple[int, bool]:
+    """The slowest tier first; within a tier, the property tests (hypothesis: the unit tier's long ones) before
+    the rest, so that none of them starts last and leaves the other workers idle while it runs alone."""
+    prop = bool(getattr(getattr(item, "obj", None), "is_hypothesis_test", False))
+    return -TIERS.index(Path(str(item.path)).parent.name), not prop
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,12 @@
 from typing import Any
 
 import psycopg
-from dagster import DagsterInstance, evaluate_automation_conditions
+from dagster import DagsterInstance, evaluate_automation_conditions, materialize
 
 from ecommerce_assets.definitions import FOLLOW_UP_SENSORS, build_defs
 from ecommerce_assets.defs.products.keys import CHANGES, HISTORY, MART, ODS, RAW, REJECTED
 from ecommerce_assets.lake import LakeResource
-from ecommerce_assets_tests.support.helpers import make_resources, run_partition
+from ecommerce_assets_tests.support.helpers import EVERYTHING, make_resources, run_partition, selection
 from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan
 from ecommerce_local.follow_up import Cursors, settle
 
@@ -125,3 +125,35 @@ def test_a_tick_that_sees_a_runs_upstream_update_but_not_yet_its_mart_asks_nothi
     assert "dm_fct_ecommerce" not in requested(racing), requested(racing)  # before the fix: {'2025-02-03'}
     later = evaluate_automation_conditions(defs=defs, instance=dagster_instance, cursor=racing.cursor)
     assert requested(later).get("dm_fct_ecommerce") == {day}  # not built after all: asked for one tick late
+
+
+def test_a_day_that_lands_while_the_history_runs_is_taken_by_another_history_run(
+        dagster_instance: DagsterInstance, lake: LakeResource, pg_dsn: str, catalog_server: CatalogServer) -> None:
+    """A history run started before the next day's ODS landed can end after it: a tick that sees both — the ODS
+    updated, then the history materialized — must still ask for the history, whose run did not see that day.
+    (Found by the chaos test under load: the history's own materialization counted as handling the ODS update,
+    and the day waited for the next load.)"""
+    resources = make_resources(lake, pg_dsn, catalog_server.url)
+    defs = build_defs(resources)
+
+    def build_history() -> None:
+        assert materialize(EVERYTHING, selection=selection([HISTORY]), resources=dict(resources),
+                           instance=dagster_instance).success
+
+    start = evaluate_automation_conditions(defs=defs, instance=dagster_instance)
+    run_partition(resources, "2025-06-29", assets=[RAW, ODS], instance=dagster_instance)
+    first = evaluate_automation_conditions(defs=defs, instance=dagster_instance, cursor=start.cursor)
+    assert requested(first).get("dm_dim_product_history") == {None}
+    # the requested history run starts (a tick passes while it runs); the next day lands; the history run ends
+    running = evaluate_automation_conditions(defs=defs, instance=dagster_instance, cursor=first.cursor)
+    assert "dm_dim_product_history" not in requested(running)
+    run_partition(resources, "2025-06-30", assets=[RAW, ODS], instance=dagster_instance)
+    build_history()
+    after = evaluate_automation_conditions(defs=defs, instance=dagster_instance, cursor=running.cursor)
+    assert requested(after).get("dm_dim_product_history") == {None}, requested(after)
+    # requested once: not again until it has run, and not again after it ran with nothing new
+    again = evaluate_automation_conditions(defs=defs, instance=dagster_instance, cursor=after.cursor)
+    assert "dm_dim_product_history" not in requested(again)
+    build_history()
+    quiet = evaluate_automation_conditions(defs=defs, instance=dagster_instance, cursor=again.cursor)
+    assert "dm_dim_product_history" not in requested(quiet)
