@@ -36,9 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Each test is marked with the tier of its folder; a test outside the tier folders is an error. The slowest
-    tier is collected first (and in each tier the property tests), so that on several workers its long tests start
-    first and the unit tests fill in around them (the suite's wall time is then close to its work divided by the workers). The soak tier runs
-    alone, with `--soak`, and never otherwise (it would double the suite's time)."""
+    tier is collected first (and in each tier the property tests), so that on several workers its long tests
+    start first and the unit tests fill in around them (the suite's wall time is then close to its work divided
+    by the workers). The soak tier runs alone, with `--soak`, and never otherwise (it would double the suite's
+    time)."""
     for item in items:
         tier = Path(str(item.path)).parent.name
         if tier not in TIERS:

@@ -99,24 +99,24 @@ class Airflow:
         self.folder = folder
         self.log = folder / "driver.log"
         with self.log.open("w") as errors:
+            # unbuffered: select() then sees every answer, none left waiting in a reader's buffer
             self.process = subprocess.Popen([str(airflow_bin().parent / "python"), "-c", DRIVER], env=env,
                                             cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                            stderr=errors, text=True)
+                                            stderr=errors, bufsize=0)
         self.count = 0
 
     def __call__(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.count += 1
         output = self.folder / f"{self.count:02d}-{'-'.join(args[:2])}.log"
-        self.process.stdin.write(json.dumps([list(args), str(output)]) + "\n")
-        self.process.stdin.flush()
+        self.process.stdin.write(json.dumps([list(args), str(output)]).encode() + b"\n")
         deadline = time.monotonic() + timeout
         while True:
             ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            line = self.process.stdout.readline() if ready else ""
+            line = self.process.stdout.readline().decode() if ready else ""
             if line.startswith("@@exit "):
                 return subprocess.CompletedProcess(["airflow", *args], int(line.split()[1]), output.read_text(), "")
-            if not ready or (not line and self.process.poll() is not None):
+            if not line:  # no answer in time, or the driver's stdout closed (it exited)
                 raise AssertionError(f"airflow {' '.join(args)}: no answer (exit {self.process.poll()}); driver log:\n"
                                      f"{self.log.read_text()[-3000:]}\noutput:\n"
                                      f"{output.read_text()[-3000:] if output.exists() else ''}")
