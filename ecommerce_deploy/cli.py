@@ -1,18 +1,15 @@
-"""`ecommerce-deploy`: the one-shot steps of `docker compose up`, configured from the environment."""
+"""`ecommerce-deploy`: the one-shot steps of `docker compose up`, configured from the environment.
+
+Both programs parse their arguments before importing what a step uses (psycopg, boto, Dagster and the code
+location: two seconds of CPU), so `--help` and a wrong argument answer at once."""
 
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
-import psycopg
-from botocore.exceptions import BotoCoreError, ClientError
-
-from ecommerce_assets.diagnosis import postgres_problem, s3_problem
-from ecommerce_assets.environment import lake_from_env
-from ecommerce_assets.warehouse import migrate
-from ecommerce_deploy.init_dagster import init_dagster, pools_of
-from ecommerce_deploy.init_warehouse import Login, WarehousePlan, init_warehouse
-from ecommerce_deploy.metabase import MetabaseAdmin, WarehouseConnection, init_metabase
+if TYPE_CHECKING:
+    from ecommerce_deploy.init_warehouse import Login, WarehousePlan
 
 # What each step reads from the environment (compose must provide the required ones; tests check it).
 REQUIRED_ENV: dict[str, tuple[str, ...]] = {
@@ -37,11 +34,15 @@ def _env(name: str) -> str:
     return value
 
 
-def _bi_login() -> Login:
+def _bi_login() -> "Login":
+    from ecommerce_deploy.init_warehouse import Login
+
     return Login(os.environ.get("ECOM_PG_BI_USER", "ecommerce_bi"), _env("ECOM_PG_BI_PASSWORD"))
 
 
-def warehouse_plan() -> WarehousePlan:
+def warehouse_plan() -> "WarehousePlan":
+    from ecommerce_deploy.init_warehouse import Login, WarehousePlan
+
     return WarehousePlan(
         database=os.environ.get("ECOM_PG_DATABASE", "warehouse"),
         pipeline=Login(os.environ.get("ECOM_PG_PIPELINE_USER", "ecommerce_pipeline"), _env("ECOM_PG_PIPELINE_PASSWORD")),
@@ -61,6 +62,12 @@ def main(argv: list[str] | None = None) -> None:
                                             "ECOM_PG_ADMIN_DSN and DAGSTER_PG_URL built from their parts")
     parser.add_argument("step", choices=sorted(REQUIRED_ENV))
     args = parser.parse_args(argv)
+    import psycopg
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ecommerce_assets.diagnosis import postgres_problem, s3_problem
+    from ecommerce_assets.environment import lake_from_env
+
     try:
         _run_step(args.step)
     except psycopg.OperationalError as error:
@@ -76,21 +83,28 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run_step(step: str) -> None:
     if step == "init-warehouse":
+        from ecommerce_deploy.init_warehouse import init_warehouse
+
         applied = init_warehouse(_env("ECOM_PG_ADMIN_DSN"), warehouse_plan())
         print(f"warehouse ready; migrations applied: {', '.join(applied) or 'none (up to date)'}")
     elif step == "init-dagster":
         from dagster import DagsterInstance
 
         from ecommerce_assets.definitions import defs  # the pools the code location's steps use
+        from ecommerce_deploy.init_dagster import init_dagster, pools_of
 
         with DagsterInstance.get() as instance:
             created = init_dagster(instance, pools_of(defs))
         print(f"Dagster instance ready; concurrency pools created: {', '.join(created) or 'none (all exist)'}")
     elif step == "init-lake":
+        from ecommerce_assets.environment import lake_from_env
+
         lake = lake_from_env()
         lake.ensure_bucket()
         print(f"bucket {lake.bucket} ready")
     else:
+        from ecommerce_deploy.metabase import MetabaseAdmin, WarehouseConnection, init_metabase
+
         bi = _bi_login()
         dashboard = init_metabase(
             _env("METABASE_URL"),
@@ -108,6 +122,11 @@ def warehouse_main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Apply the warehouse migrations to $ECOM_PG_DSN")
     parser.add_argument("command", choices=["migrate"])
     parser.parse_args(argv)
+    import psycopg
+
+    from ecommerce_assets.diagnosis import postgres_problem
+    from ecommerce_assets.warehouse import migrate
+
     dsn = os.environ.get("ECOM_PG_DSN")
     if not dsn:
         raise SystemExit("ECOM_PG_DSN is not set")

@@ -9,10 +9,19 @@ daemon, run workers, the local runner, a test — keeps one connection open for 
 a fork: a child opens its own), checked before use (`pool_pre_ping`: a restarted server costs a reconnect, not
 a failed operation), and opens more only while several of its threads need one at once, closing them when they
 are done. So a process holds one idle connection (the webserver three): size `max_connections` for that plus
-the bursts of the busiest moment."""
+the bursts of the busiest moment.
 
+Its storages also remember the schema features they found (a table or column that a migration added), which
+dagster-postgres asks the server again at each use: SQLAlchemy's reflection of a table's columns at every read of
+asset records and every asset event stored, `has_table` at every event with tags — catalog queries that cost the
+daemon, each run and the server more than the operation itself. A feature found is kept (a migration adds, it
+does not take away); one not found is asked again, so a process started before `dagster instance migrate` sees
+the features once it ran."""
+
+import functools
 import os
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy
@@ -23,6 +32,13 @@ from dagster_postgres.utils import create_pg_engine, get_token_provider_from_con
 IDLE_CONNECTIONS = 1  # per process, kept open between operations
 BURST_CONNECTIONS = 10  # more, while that many threads of the process need one at the same time
 RECYCLE_SECONDS = 3600  # a connection older than this is replaced (a server-side idle timeout, a failover)
+# the storages' questions about the schema, answered from memory once the server said yes
+SCHEMA_FEATURES = {
+    "_event_log_storage": ("has_table", "has_asset_key_col", "has_secondary_index"),
+    "_run_storage": ("has_run_stats_index_cols", "has_bulk_actions_selector_cols", "has_backfill_id_column",
+                     "has_bulk_action_job_name_column", "has_built_index"),
+    "_schedule_storage": ("has_secondary_index_table", "has_built_index"),
+}
 
 
 def pooled_engine(postgres_url: str, token_provider: Any = None) -> sqlalchemy.engine.Engine:
@@ -42,6 +58,22 @@ def _forget(ref: "weakref.ReferenceType[sqlalchemy.engine.Engine]") -> None:
         engine.dispose(close=False)
 
 
+def remembered_once_true(question: Callable[..., bool]) -> Callable[..., bool]:
+    """`question` asked of the server until it answers yes for these arguments, then answered from memory."""
+    confirmed: set[tuple[Any, ...]] = set()
+
+    @functools.wraps(question)
+    def ask(*args: Any) -> bool:
+        if args in confirmed:
+            return True
+        answer = question(*args)
+        if answer:
+            confirmed.add(args)
+        return answer
+
+    return ask
+
+
 class PooledPostgresStorage(DagsterPostgresStorage):
     """dagster-postgres's storage (same tables, same configuration: `postgres_url` or `postgres_db`) whose
     three storages share one pooled engine (they share the URL)."""
@@ -54,6 +86,11 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             unpooled = storage._engine
             storage._engine = engine
             unpooled.dispose()
+        for attribute, questions in SCHEMA_FEATURES.items():
+            storage = getattr(self, attribute)
+            for question in questions:
+                if callable(getattr(storage, question, None)):
+                    setattr(storage, question, remembered_once_true(getattr(storage, question)))
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Any) -> "PooledPostgresStorage":

@@ -1,13 +1,18 @@
 """The Dagster instance's storage as dagster.yaml configures it (ecommerce_deploy/instance_storage.py): runs,
 events and ticks read and written over one connection kept open, not a new connection per operation — and a
-server that dropped it costs a reconnect, not an operation."""
+server that dropped it costs a reconnect, not an operation; the schema's features are asked of the server
+once, not at every operation."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+import sqlalchemy
+from dagster import AssetKey, AssetMaterialization, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.test_utils import create_run_for_test
+
+from ecommerce_deploy.instance_storage import SCHEMA_FEATURES
 
 OPERATIONS = 40
 
@@ -56,3 +61,47 @@ def test_connections_the_server_dropped_are_replaced_before_use(dagster_instance
     work(dagster_instance)  # no operation fails: each dead connection is found before use and replaced
     replaced = storage_backends(pg_admin_dsn, database)
     assert replaced and not replaced & kept, (kept, replaced)
+
+
+def catalog_queries(instance: DagsterInstance, operations: Callable[[], None]) -> list[str]:
+    """The statements about the schema (PostgreSQL's catalogs) that the storages sent during `operations`."""
+    engine = instance.run_storage._engine  # type: ignore[attr-defined]  # the pooled engine the storages share
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "pg_catalog" in statement or "information_schema" in statement:
+            sent.append(statement)
+
+    sqlalchemy.event.listen(engine, "before_cursor_execute", record)
+    try:
+        operations()
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", record)
+    return sent
+
+
+def asset_work(instance: DagsterInstance) -> None:
+    """What a run and the daemon's automation do most: store an asset's materialization, read asset records."""
+    run = create_run_for_test(instance, job_name="a_job", status=DagsterRunStatus.STARTED)
+    instance.report_runless_asset_event(AssetMaterialization("an_asset", partition="2025-05-10",
+                                                             tags={"dagster/data_version": "v1"}))
+    instance.report_engine_event("event", run)
+    assert [r.asset_entry.asset_key for r in instance.get_asset_records([AssetKey("an_asset")])] == [AssetKey("an_asset")]
+    assert instance.get_run_records(RunsFilter(run_ids=[run.run_id]))[0].dagster_run.run_id == run.run_id
+
+
+def test_schema_features_are_asked_of_the_server_once(dagster_instance: DagsterInstance) -> None:
+    first = catalog_queries(dagster_instance, lambda: asset_work(dagster_instance))
+    assert first  # dagster-postgres asks whether its tables and columns exist...
+    for _ in range(3):  # ...and, once they did, is answered from memory: not one more catalog query
+        assert catalog_queries(dagster_instance, lambda: asset_work(dagster_instance)) == []
+
+
+def test_every_remembered_question_is_one_the_storages_ask(dagster_instance: DagsterInstance) -> None:
+    """A Dagster upgrade that renames a question is noticed here, not silently asked of the server again."""
+    storages = {"_event_log_storage": dagster_instance.event_log_storage, "_run_storage": dagster_instance.run_storage,
+                "_schedule_storage": dagster_instance.schedule_storage}
+    assert storages.keys() == SCHEMA_FEATURES.keys()
+    for attribute, questions in SCHEMA_FEATURES.items():
+        for question in questions:
+            assert hasattr(getattr(storages[attribute], question), "__wrapped__"), (attribute, question)

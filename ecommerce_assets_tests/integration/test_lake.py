@@ -44,3 +44,14 @@ def test_the_next_read_of_an_object_takes_the_file_it_was_uploaded_from_and_neve
     lake.get_client().put_object(Bucket=lake.bucket, Key=key, Body=buffer.getvalue())  # replaced by another writer
     assert lake.dataset(key).to_table().column("x").to_pylist() == [6]
     assert objects._handoff_path(second.uri, second.etag).exists()  # the stale file was not used
+
+
+def test_every_resource_instance_has_its_own_client_from_one_session_of_the_process(lake: LakeResource) -> None:
+    """Dagster builds the resource anew for each run and step: each copy gets a client of its own, made from
+    the process's one boto3 session (a session of its own would parse botocore's S3 model again, 0.1 CPU-s)."""
+    copy = LakeResource(bucket=lake.bucket, endpoint_url=lake.endpoint_url)
+    mine, its = lake.get_client(), copy.get_client()
+    assert mine is not its and lake.get_client() is mine
+    assert mine._loader is its._loader  # type: ignore[attr-defined]  # botocore's models, loaded once
+    its.put_object(Bucket=copy.bucket, Key="t/one", Body=b"1")
+    assert mine.get_object(Bucket=lake.bucket, Key="t/one")["Body"].read() == b"1"
