@@ -4,6 +4,7 @@ server that dropped it costs a reconnect, not an operation; the schema's feature
 once, not at every operation."""
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -12,6 +13,7 @@ import sqlalchemy
 from dagster import AssetKey, AssetMaterialization, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.test_utils import create_run_for_test
 
+from ecommerce_assets_tests.support.helpers import write_instance_yaml
 from ecommerce_deploy.instance_storage import SCHEMA_FEATURES
 
 OPERATIONS = 40
@@ -88,6 +90,9 @@ def asset_work(instance: DagsterInstance) -> None:
     instance.report_engine_event("event", run)
     assert [r.asset_entry.asset_key for r in instance.get_asset_records([AssetKey("an_asset")])] == [AssetKey("an_asset")]
     assert instance.get_run_records(RunsFilter(run_ids=[run.run_id]))[0].dagster_run.run_id == run.run_id
+    # what the daemon's loops ask at every tick: instigator state, ticks
+    assert instance.all_instigator_state() == []
+    assert instance.schedule_storage.supports_batch_queries  # type: ignore[union-attr]
 
 
 def test_schema_features_are_asked_of_the_server_once(dagster_instance: DagsterInstance) -> None:
@@ -105,3 +110,29 @@ def test_every_remembered_question_is_one_the_storages_ask(dagster_instance: Dag
     for attribute, questions in SCHEMA_FEATURES.items():
         for question in questions:
             assert hasattr(getattr(storages[attribute], question), "__wrapped__"), (attribute, question)
+
+
+def test_another_instance_of_the_database_in_the_process_reuses_what_the_first_learned(
+        tmp_path: Path, pg_dsn: str, pg_admin_dsn: str) -> None:
+    """Dagster makes an instance per sensor evaluation in the code server: the next one opens no connection of
+    its own and asks the server nothing about the schema (the first looked for the tables and found them)."""
+    write_instance_yaml(tmp_path, pg_dsn)
+    with DagsterInstance.from_config(str(tmp_path)) as first:
+        asset_work(first)
+        database = str(psycopg.conninfo.conninfo_to_dict(pg_dsn)["dbname"])
+        kept = storage_backends(pg_admin_dsn, database)
+        engine = first.run_storage._engine  # type: ignore[attr-defined]
+        sent: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            sent.append(statement)
+
+        sqlalchemy.event.listen(engine, "before_cursor_execute", record)
+        try:
+            with DagsterInstance.from_config(str(tmp_path)) as second:
+                assert second.run_storage._engine is engine  # type: ignore[attr-defined]
+                asset_work(second)
+        finally:
+            sqlalchemy.event.remove(engine, "before_cursor_execute", record)
+        assert sent and not [s for s in sent if "pg_catalog" in s or "information_schema" in s], sent
+        assert storage_backends(pg_admin_dsn, database) == kept
