@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite, in tiers (docs/testing.md).
 #   ./scripts/test.sh [pytest arguments]          everything: ruff, mypy, the import layers, then every tier of
-#                                                 pytest on $ECOM_TEST_WORKERS processes (default 4); .ci/run runs this
+#                                                 pytest on $ECOM_TEST_WORKERS processes (default 5); .ci/run runs this
 #   ./scripts/test.sh --fast [pytest arguments]   the loop you are in, under a minute: ruff, then the unit tier
 #                                                 (property tests draw a fifth of their examples)
 #   ./scripts/test.sh --soak [pytest arguments]   the soak tier alone: chaos at production durations and bounds,
@@ -42,4 +42,4 @@ layers="$(.venv/bin/lint-imports --no-logo --no-cache)" || { echo "$layers"; exi
 echo "import layers: kept"
 # one test at a time to whichever worker is free, in the order conftest.py sorts them (the longest tier first):
 # the long system tests spread over the workers instead of queueing on the first
-exec .venv/bin/python -m pytest -n "${ECOM_TEST_WORKERS:-4}" --dist load --maxschedchunk 1 --durations=25 "$@"
+exec .venv/bin/python -m pytest -n "${ECOM_TEST_WORKERS:-5}" --dist load --maxschedchunk 1 --durations=25 "$@"
