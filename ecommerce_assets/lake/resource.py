@@ -35,7 +35,7 @@ _SESSIONS: dict[str | None, boto3.session.Session] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-def _client(profile_name: str | None, **kwargs: Any) -> BaseClient:
+def _s3_client(profile_name: str | None, **kwargs: Any) -> BaseClient:
     with _SESSIONS_LOCK:
         session = _SESSIONS.get(profile_name)
         if session is None:
@@ -70,7 +70,7 @@ class LakeResource(S3Resource):
     def get_client(self) -> BaseClient:
         """One boto3 client for the resource's lifetime (clients are thread-safe)."""
         if self._client is None:
-            self._client = _client(
+            self._client = _s3_client(
                 self.profile_name,
                 endpoint_url=self.endpoint_url or None,
                 region_name=self.region(),

@@ -65,14 +65,12 @@ def test_connections_the_server_dropped_are_replaced_before_use(dagster_instance
     assert replaced and not replaced & kept, (kept, replaced)
 
 
-def catalog_queries(instance: DagsterInstance, operations: Callable[[], None]) -> list[str]:
-    """The statements about the schema (PostgreSQL's catalogs) that the storages sent during `operations`."""
-    engine = instance.run_storage._engine  # type: ignore[attr-defined]  # the pooled engine the storages share
+def statements_sent(engine: sqlalchemy.engine.Engine, operations: Callable[[], None]) -> list[str]:
+    """Every statement sent over `engine` during `operations`."""
     sent: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "pg_catalog" in statement or "information_schema" in statement:
-            sent.append(statement)
+        sent.append(statement)
 
     sqlalchemy.event.listen(engine, "before_cursor_execute", record)
     try:
@@ -80,6 +78,17 @@ def catalog_queries(instance: DagsterInstance, operations: Callable[[], None]) -
     finally:
         sqlalchemy.event.remove(engine, "before_cursor_execute", record)
     return sent
+
+
+def about_the_schema(statements: list[str]) -> list[str]:
+    """The statements that ask PostgreSQL's catalogs about the schema."""
+    return [s for s in statements if "pg_catalog" in s or "information_schema" in s]
+
+
+def catalog_queries(instance: DagsterInstance, operations: Callable[[], None]) -> list[str]:
+    """The statements about the schema that the storages sent during `operations` (over the pooled engine the
+    three storages share)."""
+    return about_the_schema(statements_sent(instance.run_storage._engine, operations))  # type: ignore[attr-defined]
 
 
 def asset_work(instance: DagsterInstance) -> None:
@@ -122,17 +131,12 @@ def test_another_instance_of_the_database_in_the_process_reuses_what_the_first_l
         database = str(psycopg.conninfo.conninfo_to_dict(pg_dsn)["dbname"])
         kept = storage_backends(pg_admin_dsn, database)
         engine = first.run_storage._engine  # type: ignore[attr-defined]
-        sent: list[str] = []
 
-        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            sent.append(statement)
-
-        sqlalchemy.event.listen(engine, "before_cursor_execute", record)
-        try:
+        def second_instance() -> None:
             with DagsterInstance.from_config(str(tmp_path)) as second:
                 assert second.run_storage._engine is engine  # type: ignore[attr-defined]
                 asset_work(second)
-        finally:
-            sqlalchemy.event.remove(engine, "before_cursor_execute", record)
-        assert sent and not [s for s in sent if "pg_catalog" in s or "information_schema" in s], sent
+
+        sent = statements_sent(engine, second_instance)
+        assert sent and about_the_schema(sent) == [], sent
         assert storage_backends(pg_admin_dsn, database) == kept
