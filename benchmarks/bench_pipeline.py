@@ -230,7 +230,7 @@ def worker_stages(size: int) -> dict[str, Any]:
 
     from ecommerce_assets.defs.products.transforms.mart import MART_INPUT_COLUMNS, build_mart
     from ecommerce_assets.environment import catalog_api_from_env, lake_from_env
-    from ecommerce_assets.lake.objects import row_groups
+    from ecommerce_assets.lake.objects import ROW_GROUP_BYTES, ROW_GROUP_ROWS, row_groups
     from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, page_parser
     from ecommerce_assets.warehouse import WarehouseResource, migrate
     from ecommerce_assets_tests.support.rules import clean_products
@@ -251,7 +251,7 @@ def worker_stages(size: int) -> dict[str, Any]:
     spool = tempfile.mkstemp(suffix=".parquet")[1]
     write_seconds = 0.0
     with pq.ParquetWriter(spool, RAW_SCHEMA, compression="zstd") as writer:
-        for group in row_groups(timed, 64_000, 64 * 1024 * 1024):  # as the IO manager groups pages
+        for group in row_groups(timed, ROW_GROUP_ROWS, ROW_GROUP_BYTES):  # as the lake groups pages
             started = time.perf_counter()
             writer.write_table(group, row_group_size=group.num_rows)
             write_seconds += time.perf_counter() - started
@@ -357,7 +357,7 @@ def worker_dlt_e2e(size: int, kind: str, page_size: int) -> dict[str, Any]:
         for phase in ("first", "reload"):
             pipeline = dlt.pipeline(pipeline_name=f"bench_e2e_{kind}", pipelines_dir=workdir,
                                     destination=dlt.destinations.postgres(credentials=dsn),
-                                    dataset_name=f"bench_e2e_{kind}", progress=None)
+                                    dataset_name=f"bench_e2e_{kind}")
             started = time.perf_counter()
             if kind == "rest_api":
                 pipeline.run(source())
@@ -499,7 +499,7 @@ def worker_loaders(size: int, reps: int, with_dlt: bool) -> dict[str, Any]:
 
                 pipeline = dlt_mod.pipeline(pipeline_name="bench_dlt", pipelines_dir=workdir[0],
                                             destination=dlt_mod.destinations.postgres(credentials=_dlt_dsn(dsn)),
-                                            dataset_name="bench_dlt", progress=None)
+                                            dataset_name="bench_dlt")
                 pipeline.run(rows, table_name="fct_products", write_disposition="merge", primary_key=KEY)
 
             def new_state() -> None:
@@ -639,8 +639,9 @@ def main() -> None:
     parser.add_argument("--args", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker = {"pipeline": worker_pipeline, "stages": worker_stages, "loaders": worker_loaders,
-                  "dlt_e2e": worker_dlt_e2e}[args.worker]
+        workers: dict[str, Callable[..., dict[str, Any]]] = {
+            "pipeline": worker_pipeline, "stages": worker_stages, "loaders": worker_loaders, "dlt_e2e": worker_dlt_e2e}
+        worker = workers[args.worker]
         print(json.dumps(worker(**json.loads(args.args))))
         return
     results = orchestrate([int(s) for s in args.sizes.split(",")], args.reps, args.page_size, not args.no_dlt, args.out,

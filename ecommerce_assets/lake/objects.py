@@ -1,5 +1,6 @@
-"""Parquet objects in the lake: written whole or not at all (a local spool file, then one PUT or one
-multipart upload, which S3 publishes only when complete), read through a local copy fetched once."""
+"""Parquet objects in the lake: written whole or not at all (a local spool file, uploaded while it is written
+as the parts of one multipart upload, which S3 publishes only when complete — or in one PUT when small), read
+through a local copy fetched once."""
 
 import hashlib
 import os
@@ -15,6 +16,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
@@ -84,6 +86,88 @@ def write_spool(path: str, reader: pa.RecordBatchReader, footer: Callable[[], Ma
         rows = written_behind(row_groups(reader, row_group_rows, row_group_bytes), write)
         writer.add_key_value_metadata(dict(footer()))
     return rows
+
+
+# Rows per row group of an object the pipeline writes (at most ROW_GROUP_BYTES of them): the writing thread starts
+# on a group once it is gathered, so a smaller group keeps it busy sooner and leaves less to write after the last
+# page (the raw step of 1M products: a 64,000-row group left one core idle its first second); DuckDB and Arrow
+# read such groups in parallel all the same.
+ROW_GROUP_ROWS = 32_000
+ROW_GROUP_BYTES = 64 * 1024 * 1024
+
+# S3's smallest part but the last is 5 MiB; a part is sent once the spool has grown this much past the last one.
+# Larger objects get larger parts (a multipart upload holds at most 10,000).
+PART_BYTES = 16 * 1024 * 1024
+MAX_PARTS = 10_000
+
+
+class SpoolUpload:
+    """A spool file uploaded while it is being written. Parquet is written front to back and never rewritten, so
+    the bytes already in the file are final: each time it has grown a part's worth past what was sent (`grown`,
+    on the writing thread), the new bytes go as the next part of a multipart upload, on a thread of its own,
+    while the writer goes on. `finish` sends the rest (the footer) and completes the upload, the moment S3
+    publishes the object; a file that never reached a part goes in one request then. Leaving the context on an
+    error aborts the upload: no object, no parts kept."""
+
+    def __init__(self, client: BaseClient, bucket: str, key: str, path: str, content_type: str,
+                 part_bytes: int = PART_BYTES) -> None:
+        self.client, self.bucket, self.key, self.path = client, bucket, key, path
+        self.content_type = content_type
+        self.part_bytes = part_bytes
+        self.sent = 0
+        self.upload_id: str | None = None
+        self.parts: list[Future[dict[str, Any]]] = []
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="lake-upload")
+
+    def __enter__(self) -> "SpoolUpload":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if kind is not None and self.upload_id is not None:
+                for part in self.parts:
+                    part.cancel()
+                self._pool.shutdown(wait=True)
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def grown(self) -> None:
+        """Send what the file holds beyond the last part if it is a part's worth; raise a part's failure."""
+        for part in self.parts:
+            if part.done() and part.exception() is not None:
+                part.result()
+        size = os.path.getsize(self.path)
+        if size - self.sent < max(self.part_bytes, self.sent // (MAX_PARTS // 2)):
+            return
+        if self.upload_id is None:
+            self.upload_id = str(self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType=self.content_type)["UploadId"])
+        self._send(size)
+
+    def finish(self) -> None:
+        """Upload what is left and publish the object."""
+        if self.upload_id is None:
+            self.client.upload_file(self.path, self.bucket, self.key, ExtraArgs={"ContentType": self.content_type})
+            return
+        self._send(os.path.getsize(self.path))
+        parts = [part.result() for part in self.parts]
+        self.client.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                                              MultipartUpload={"Parts": parts})
+        self.upload_id = None
+
+    def _send(self, end: int) -> None:
+        start, number = self.sent, len(self.parts) + 1
+        self.parts.append(self._pool.submit(self._part, number, start, end))
+        self.sent = end
+
+    def _part(self, number: int, start: int, end: int) -> dict[str, Any]:
+        with open(self.path, "rb") as spool:
+            spool.seek(start)
+            body = spool.read(end - start)
+        answer = self.client.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                                         PartNumber=number, Body=body)
+        return {"PartNumber": number, "ETag": answer["ETag"]}
 
 
 def local_copy(filesystem: pafs.FileSystem, path: str) -> pads.Dataset:

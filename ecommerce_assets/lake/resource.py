@@ -21,7 +21,14 @@ from pyarrow import fs as pafs
 from pydantic import Field, PrivateAttr
 
 from ecommerce_assets.lake import objects
-from ecommerce_assets.lake.objects import PARQUET_CONTENT_TYPE, StoredObject, UnreadableObject
+from ecommerce_assets.lake.objects import (
+    PARQUET_CONTENT_TYPE,
+    PART_BYTES,
+    ROW_GROUP_BYTES,
+    ROW_GROUP_ROWS,
+    StoredObject,
+    UnreadableObject,
+)
 
 DEFAULT_BUCKET = "ecommerce-lake"
 DEFAULT_REGION = "us-east-1"
@@ -142,19 +149,29 @@ class LakeResource(S3Resource):
                 yield str(entry["Key"]), str(entry["ETag"]).strip('"'), entry
 
     def write_parquet(self, key: str, reader: pa.RecordBatchReader, footer: Callable[[], Mapping[str, str]] = dict, *,
-                      compression: str = "zstd", row_group_rows: int = 64_000,
-                      row_group_bytes: int = 64 * 1024 * 1024,
-                      on_group: Callable[[pa.Table], None] | None = None) -> StoredObject:
+                      compression: str = "zstd", row_group_rows: int = ROW_GROUP_ROWS,
+                      row_group_bytes: int = ROW_GROUP_BYTES,
+                      on_group: Callable[[pa.Table], None] | None = None,
+                      part_bytes: int = PART_BYTES) -> StoredObject:
         """`reader`'s rows as one zstd Parquet object at `key`, which appears whole or not at all: written to
-        a local spool file, then uploaded in one PUT or multipart upload. An error from the reader, `on_group`
-        (called with each row group on the writing thread, while the next one arrives) or the upload leaves any
-        previous object untouched."""
+        a local spool file that is uploaded as it grows, the parts of one multipart upload completed after the
+        last row (one PUT when smaller than `part_bytes`). An error from the reader, `on_group` (called with
+        each row group on the writing thread, while the next one arrives) or the upload aborts the upload and
+        leaves any previous object untouched."""
         fd, spool = tempfile.mkstemp(prefix="lake-", suffix=".parquet")
         os.close(fd)
         try:
-            rows = objects.write_spool(spool, reader, footer, compression=compression, row_group_rows=row_group_rows,
-                                       row_group_bytes=row_group_bytes, on_group=on_group)
-            self.get_client().upload_file(spool, self.bucket, key, ExtraArgs={"ContentType": PARQUET_CONTENT_TYPE})
+            with objects.SpoolUpload(self.get_client(), self.bucket, key, spool, PARQUET_CONTENT_TYPE,
+                                     part_bytes) as upload:
+                def written(group: pa.Table) -> None:
+                    if on_group is not None:
+                        on_group(group)
+                    upload.grown()
+
+                rows = objects.write_spool(spool, reader, footer, compression=compression,
+                                           row_group_rows=row_group_rows, row_group_bytes=row_group_bytes,
+                                           on_group=written)
+                upload.finish()
             size, etag = objects.describe(self.head(key) or {"ContentLength": 0, "ETag": ""})
             if etag:
                 objects.hand_off(spool, self.uri(key), etag)  # for the next step's read of it on this host
