@@ -2,14 +2,13 @@
 as the parts of one multipart upload, which S3 publishes only when complete — or in one PUT when small), read
 through a local copy fetched once."""
 
-import hashlib
 import os
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -18,6 +17,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
+
+from ecommerce_assets.handoff import HandOff
 
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 
@@ -128,7 +129,10 @@ class SpoolUpload:
                 for part in self.parts:
                     part.cancel()
                 self._pool.shutdown(wait=True)
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+                # best effort: the error being raised is the one to read (S3 gone mid-upload cannot take an abort
+                # either; a bucket's lifecycle rule for incomplete uploads removes what is left)
+                with suppress(Exception):
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -201,41 +205,20 @@ def _read_path() -> str:
 
 # An object's spool file, kept after its upload for the next reader on this host — the step after the one that
 # wrote it, often in the same process — which then reads the file instead of downloading the object again. Keyed
-# by the object's URI and ETag, so only that very object is ever read from it; taken by its first reader
-# (renamed); the newest HANDOFF_KEEP are kept, older ones deleted.
-HANDOFF_DIR = Path(tempfile.gettempdir()) / "ecommerce-lake-handoff"
-HANDOFF_KEEP = 2
-
-
-def _handoff_path(uri: str, etag: str) -> Path:
-    name = hashlib.sha256("\0".join((uri, etag)).encode()).hexdigest()[:40]
-    return HANDOFF_DIR / f"{name}.parquet"
+# by the object's URI and ETag, so only that very object is ever read from it.
+HANDOFF = HandOff("lake", ".parquet")
 
 
 def hand_off(spool: str, uri: str, etag: str) -> None:
     """Keep `spool`, the file just uploaded as `uri` with `etag`, for its next reader on this host."""
-    HANDOFF_DIR.mkdir(parents=True, exist_ok=True)
-    os.replace(spool, _handoff_path(uri, etag))
-    kept: list[tuple[float, Path]] = []
-    for entry in HANDOFF_DIR.glob("*.parquet"):
-        try:
-            kept.append((entry.stat().st_mtime, entry))
-        except FileNotFoundError:  # taken meanwhile by a reader in another process
-            continue
-    for _, old in sorted(kept, reverse=True)[HANDOFF_KEEP:]:
-        old.unlink(missing_ok=True)
+    HANDOFF.give(spool, uri, etag)
 
 
 def take_handoff(uri: str, etag: str) -> pads.Dataset | None:
     """The dataset over the file handed off for `uri` with exactly `etag`, now the caller's; None when there is
     none (another host wrote it, another reader took it, or the object was replaced since)."""
-    local = _read_path()
-    try:
-        os.replace(_handoff_path(uri, etag), local)
-    except FileNotFoundError:
-        os.unlink(local)
-        return None
-    return local_dataset(local)
+    local = HANDOFF.take(uri, etag)
+    return None if local is None else local_dataset(local)
 
 
 def footer(filesystem: pafs.FileSystem, path: str) -> tuple[int, dict[str, str]]:

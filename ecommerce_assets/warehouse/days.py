@@ -16,6 +16,7 @@ from psycopg import sql
 
 from ecommerce_assets.sql_files import SqlFiles
 from ecommerce_assets.warehouse.copy import Ingest, StreamDigest, copy_stream, fixed_batches
+from ecommerce_assets.warehouse.day_spools import DaySpool
 from ecommerce_assets.warehouse.loads import lock_partition, mark_retired
 from ecommerce_assets.warehouse.stages import Connect, Stage, check_partition_values, drop_stage, new_stage
 from ecommerce_assets.warehouse.tables import (
@@ -48,6 +49,7 @@ class LoadStats:
 class StagedDay:
     stage: Stage
     digest: str  # of the rows as they were copied (copy.StreamDigest)
+    spool: DaySpool  # the same rows in a local file, for the day's next reader once the load commits
 
 
 @contextmanager
@@ -62,23 +64,27 @@ def staged_day(connect: Connect, ingest: Ingest, table: TableName, rows: pa.Reco
                                   bound_name=sql.Identifier(f"{day_partition(table, partition).name}_bound"),
                                   partition_column=sql.Identifier(partition_column), day=sql.Literal(partition)))
         json_columns = {c.name for c in table_columns(conn, table) if c.sql_type in ("json", "jsonb")}
+        key = primary_key(conn, table)
     # JSON as Arrow's JSON extension type: ADBC then sends it in jsonb's binary format (no cast afterwards).
     schema = rows.schema
     wire_schema = pa.schema([pa.field(f.name, pa.json_()) if f.name in json_columns else f for f in schema])
     digest = StreamDigest(schema)
+    spool = DaySpool(schema, key, partition_column, json_columns)
 
     def checked() -> Iterator[pa.RecordBatch]:
         for batch in fixed_batches(rows, schema):
             check_partition_values(table, batch, partition_column, partition)
             digest.add(batch)
+            spool.add(batch)
             yield pa.RecordBatch.from_arrays(
                 [column.cast(pa.string()).cast(pa.json_()) if field.name in json_columns else column
                  for field, column in zip(schema, batch.columns, strict=True)], schema=wire_schema)
 
     try:
         copy_stream(ingest, stage.name, wire_schema, checked())
-        yield StagedDay(dataclasses.replace(stage, rows=digest.rows), digest.hexdigest())
+        yield StagedDay(dataclasses.replace(stage, rows=digest.rows), digest.hexdigest(), spool)
     finally:
+        spool.discard()
         with connect() as conn:
             drop_stage(conn, stage)
 

@@ -11,7 +11,8 @@ import pyarrow as pa
 from psycopg import sql
 
 from ecommerce_assets.sql_files import SqlFiles
-from ecommerce_assets.warehouse.loads import partition_loaded
+from ecommerce_assets.warehouse.day_spools import day_identity, handed_day
+from ecommerce_assets.warehouse.loads import loaded_digest, partition_loaded
 from ecommerce_assets.warehouse.tables import (
     Column,
     TableName,
@@ -79,7 +80,16 @@ def partition_batches(conn: psycopg.Connection, fetch_batches: FetchBatches, tab
                       partition_column: str, partition: date,
                       columns: list[str] | None = None) -> Iterator[pa.RecordBatchReader]:
     """One partition as a stream of Arrow batches typed from the catalog (never all in memory), in key
-    order; raises PartitionAbsent for a partition that was never loaded."""
+    order; raises PartitionAbsent for a partition that was never loaded. A day this host just loaded is read
+    from the file its load kept (day_spools), when that holds it as PostgreSQL would return it."""
+    digest = loaded_digest(conn, table, partition)  # recorded by the loads of day-partitioned tables only
+    if digest is not None:
+        known = table_columns(conn, table)
+        with handed_day(day_identity(conn, str(table), partition.isoformat(), digest),
+                        [c for c in known if columns is None or c.name in columns]) as handed:
+            if handed is not None:
+                yield handed
+                return
     statement, parameters, wanted = _partition_query(conn, table, partition_column, partition, columns)
     schema = pa.schema([pa.field(c.name, c.arrow_type) for c in wanted])
     with fetch_batches(statement, parameters) as reader:

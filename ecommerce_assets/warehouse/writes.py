@@ -8,6 +8,7 @@ from datetime import date
 import pyarrow as pa
 
 from ecommerce_assets.warehouse.copy import Ingest
+from ecommerce_assets.warehouse.day_spools import day_identity
 from ecommerce_assets.warehouse.days import LoadStats, staged_day, swap_day
 from ecommerce_assets.warehouse.keyed import merge_partition
 from ecommerce_assets.warehouse.loads import backend_pid, loaded_digest, lock_partition, record_load
@@ -33,11 +34,14 @@ def write_partition(connect: Connect, ingest: Ingest, table: TableName, partitio
         reader = rows if isinstance(rows, pa.RecordBatchReader) else pa.RecordBatchReader.from_batches(
             rows.schema, rows.to_batches())
         names = list(reader.schema.names)
-        with staged_day(connect, ingest, table, reader, partition_column, partition, owner) as day, connect() as conn:
-            if loaded_digest(conn, table, partition) == day.digest:
-                # the stored day was loaded from these very rows: leave it, drop the stage
-                stats = LoadStats(inserted=0, updated=0, unchanged=day.stage.rows, deleted=0)
-            else:
-                stats = swap_day(conn, day.stage, partition_column, partition, names)
-            record_load(conn, table, partition, day.stage.rows, changed=stats.changed, digest=day.digest)
+        with staged_day(connect, ingest, table, reader, partition_column, partition, owner) as day:
+            with connect() as conn:
+                if loaded_digest(conn, table, partition) == day.digest:
+                    # the stored day was loaded from these very rows: leave it, drop the stage
+                    stats = LoadStats(inserted=0, updated=0, unchanged=day.stage.rows, deleted=0)
+                else:
+                    stats = swap_day(conn, day.stage, partition_column, partition, names)
+                record_load(conn, table, partition, day.stage.rows, changed=stats.changed, digest=day.digest)
+                identity = day_identity(conn, str(table), partition.isoformat(), day.digest)
+            day.spool.give(identity)  # committed: the day's next read on this host may take the rows from here
             return stats

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import psycopg
@@ -20,6 +21,7 @@ from ecommerce_assets.defs.products.retention import due_days
 from ecommerce_assets.sql_files import SqlFiles
 from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, records_table
 from ecommerce_assets.warehouse import LoadStats, WarehouseResource, migrate
+from ecommerce_assets.warehouse.day_spools import day_identity, kept_path
 from ecommerce_assets.warehouse.tables import TableName, day_partition
 from ecommerce_assets_tests.support.helpers import query
 from ecommerce_assets_tests.support.rules import clean_products
@@ -222,3 +224,65 @@ def test_a_day_reads_back_exactly_as_stored_numerics_at_their_limits(pg_dsn: str
     with warehouse.read_day("ods.fct_products", "snapshot_date", DAY, ["product_id", "price", "rating"]) as reader:
         assert reader.read_all().column("price").to_pylist()[:4] == \
             [None if v is None else Decimal(v) for v in edges["price"]]
+
+
+READ = ["product_id", "title", "category", "price", "stock", "rating", "discount_percentage", "weight", "created_at"]
+
+
+def handed_file(dsn: str, day: date) -> Path:
+    """Where the file the day's last load kept for its next reader is (day_spools), by the digest it recorded."""
+    with psycopg.connect(dsn) as conn:
+        (digest,), = conn.execute("SELECT content_digest FROM meta.partition_loads WHERE table_name = %s AND "
+                                  "partition_date = %s", (str(ODS), day)).fetchall()
+        return kept_path(day_identity(conn, str(ODS), day.isoformat(), digest))
+
+
+def read(warehouse: WarehouseResource, day: date, columns: list[str]) -> pa.Table:
+    with warehouse.read_day(str(ODS), "snapshot_date", day, columns) as reader:
+        return reader.read_all()
+
+
+def test_a_day_just_loaded_is_read_from_the_file_its_load_kept_exactly_as_postgresql_returns_it(pg_dsn: str) -> None:
+    warehouse = WarehouseResource(dsn=pg_dsn)
+    rows = ods_rows(DAY, size=40_000)  # several COPY batches of 16,384 rows
+    warehouse.write_day(str(ODS), "snapshot_date", DAY, rows)
+    kept = handed_file(pg_dsn, DAY)
+    assert kept.exists()
+    handed = read(warehouse, DAY, READ)
+    assert not kept.exists()  # taken by that read: the next one reads PostgreSQL
+    from_server = read(warehouse, DAY, READ)
+    assert handed.schema == from_server.schema
+    assert handed.equals(from_server)
+    assert handed.num_rows == rows.num_rows > 32_768 and handed.column("product_id").to_pylist() == sorted(rows.column("product_id").to_pylist())
+
+
+def test_a_kept_file_never_serves_another_load_of_the_day_json_columns_or_rows_out_of_key_order(pg_dsn: str) -> None:
+    warehouse = WarehouseResource(dsn=pg_dsn)
+    first, second = ods_rows(DAY, seed=1), ods_rows(DAY, seed=2)
+    warehouse.write_day(str(ODS), "snapshot_date", DAY, first)
+    first_file = handed_file(pg_dsn, DAY)
+    warehouse.write_day(str(ODS), "snapshot_date", DAY, second)
+    handed_file(pg_dsn, DAY).unlink()  # as if another reader had taken the second load's file
+    assert read(warehouse, DAY, ["product_id", "title", "price"]).equals(
+        second.select(["product_id", "title", "price"]).sort_by("product_id"))
+    assert first_file.exists()  # the first load's file was not taken: its digest is not the day's any more
+
+    # tags are jsonb, which PostgreSQL stores normalized: a read that wants them reads the server
+    with_spaces = second.set_column(second.schema.get_field_index("tags"), "tags", pa.array(
+        ['[ "a" ,  "b" ]'] * second.num_rows, pa.string()))
+    warehouse.write_day(str(ODS), "snapshot_date", DAY, with_spaces)
+    assert read(warehouse, DAY, ["product_id", "tags"]).column("tags").to_pylist() == ['["a", "b"]'] * second.num_rows
+
+    # rows that do not ascend by product_id are not in the order a read gives: no file is kept
+    reversed_rows = first.take(pa.array(range(first.num_rows - 1, -1, -1)))
+    warehouse.write_day(str(ODS), "snapshot_date", DAY, reversed_rows)
+    assert not handed_file(pg_dsn, DAY).exists()
+
+
+def test_a_loaded_day_has_its_key_statistics_for_the_planner(pg_dsn: str, load: Callable[[date, pa.Table], LoadStats]) -> None:
+    """The swap analyzes the day's key (the joins across days plan on it); the other columns are left to
+    autovacuum, whose count of changed rows a partial ANALYZE keeps."""
+    load(DAY, ods_rows(DAY))
+    analyzed = {r[0] for r in query(pg_dsn, "SELECT attname FROM pg_stats WHERE schemaname = 'ods' AND tablename = %s",
+                                    (day_partition(ODS, DAY).name,))}
+    assert analyzed == {"snapshot_date", "product_id"}

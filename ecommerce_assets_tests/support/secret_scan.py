@@ -46,11 +46,13 @@ def scan_lake(lake: LakeResource, markers: re.Pattern[str], found: Found) -> int
 
 
 def scan_parquet_files(folder: Path, markers: re.Pattern[str], found: Found) -> int:
-    """Every file of `folder` (the lake's hand-off of uploaded spools, say) as scan_lake scans an object; a file
-    taken meanwhile by a reader is skipped."""
+    """Every file under `folder` (the lake's hand-off of uploaded spools, say) as scan_lake scans an object; a
+    file taken meanwhile by a reader is skipped."""
     files = 0
-    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
         try:
+            if not path.is_file():
+                continue
             data = path.read_bytes()
         except FileNotFoundError:
             continue

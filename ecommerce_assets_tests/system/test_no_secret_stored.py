@@ -3,7 +3,8 @@ kept ones (id, age, gender, role, city, state, country) — names, e-mail, phone
 wallet, IP, address, coordinates, company, … — and, as a control that must be found, in every cart line's
 title. After a day through the pipeline with a real `dagster-daemon` (raw fetched here; ODS and marts by
 the daemon's automation), every S3 object, every row of every table (the warehouse and Dagster's runs,
-event log and metadata), every file of Dagster's home (compute logs) and the daemon's log, and the terminal
+event log and metadata), every file of Dagster's home (compute logs) and the daemon's log, the files kept
+for a next reader (the lake's spools, the warehouse's loaded days), and the terminal
 are scanned: 0 personal markers, the control markers where they belong. And the scan is shown to fail
 when a single field is let through."""
 
@@ -21,7 +22,8 @@ from dagster import AssetKey, AssetRecordsFilter, materialize
 from ecommerce_assets.definitions import build_defs
 from ecommerce_assets.defs.sales.transforms.users import KEPT, KEPT_FROM_ADDRESS
 from ecommerce_assets.lake import LakeResource
-from ecommerce_assets.lake.objects import HANDOFF_DIR
+from ecommerce_assets.lake.objects import HANDOFF as LAKE_HANDOFF
+from ecommerce_assets.warehouse.day_spools import DAY_HANDOFF
 from ecommerce_assets_tests.support.dagster_processes import STACK_TEST, dagster_stack, sensor_has_ticked, wait_for
 from ecommerce_assets_tests.support.helpers import TEST_PII_KEY, make_resources, query
 from ecommerce_assets_tests.support.secret_scan import (
@@ -90,7 +92,8 @@ def scan(tmp_path: Path, lake: LakeResource, pg_dsn: str, log: Path, terminal: s
     assert scan_lake(lake, MARKERS, found) >= objects
     assert scan_database(pg_dsn, MARKERS, found) >= tables
     assert scan_files([tmp_path / "dagster_home", log], MARKERS, found) >= 1
-    scan_parquet_files(HANDOFF_DIR, MARKERS, found)  # whatever is still kept for a next reader
+    for kept in (LAKE_HANDOFF, DAY_HANDOFF):  # whatever is still kept for a next reader: spools, loaded days
+        scan_parquet_files(kept.directory, MARKERS, found)
     scan_text(terminal, "terminal", MARKERS, found)
     return found
 

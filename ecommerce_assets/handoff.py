@@ -1,0 +1,81 @@
+"""Files handed from the step that wrote something to the next step on this host that reads it: the lake's
+spool of an object it just uploaded, the warehouse's spool of a day it just loaded. A file is kept under the
+identity of exactly what it holds (an object's URI and ETag; a table's day and the digest of its load), taken by
+its first reader — renamed, so it is that reader's alone — and the newest `keep` of each group (the lake's
+objects; each table's days) are kept, older ones deleted. Nothing depends on a file being there: a reader that
+finds none reads the store."""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+SHARED_MEMORY = Path("/dev/shm")
+
+
+def memory_backed_or_temporary() -> Path:
+    """Where a file read soon after it is written costs no disk: Linux's shared memory filesystem when there is
+    one to write to (a file there is RAM, outside any process's RSS), else the temporary directory."""
+    if SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK):
+        return SHARED_MEMORY
+    return Path(tempfile.gettempdir())
+
+
+class HandOff:
+    def __init__(self, name: str, suffix: str, keep: int = 2, base: Path | None = None) -> None:
+        self.directory = (base or Path(tempfile.gettempdir())) / f"ecommerce-{name}-handoff"
+        self.suffix = suffix
+        self.keep = keep
+
+    def path(self, *identity: str, group: str = "") -> Path:
+        name = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:40]
+        return self.directory / f"{group}{name}{self.suffix}"
+
+    def new_file(self, prefix: str) -> str:
+        """A new empty file of the caller's on the hand-off's filesystem (so giving it is a rename), in a folder
+        the pruning of kept files never looks into. Its name carries the process's id: files left there by a
+        process that died (a killed worker, mid-load) are deleted by the next process that makes one."""
+        private = self.directory / "private"
+        private.mkdir(parents=True, exist_ok=True)
+        for entry in private.glob(f"*{self.suffix}"):
+            owner = entry.name.split("-")[0]
+            if owner.isdigit() and not _alive(int(owner)):
+                entry.unlink(missing_ok=True)
+        fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-{prefix}", suffix=self.suffix, dir=private)
+        os.close(fd)
+        return path
+
+    def give(self, file: str, *identity: str, group: str = "") -> None:
+        """Keep `file` (moved) for the next reader of what `identity` names on this host; of the files of
+        `group` (a prefix of their names), the newest `keep` stay."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.replace(file, self.path(*identity, group=group))
+        kept: list[tuple[float, Path]] = []
+        for entry in self.directory.glob(f"{group}*{self.suffix}"):
+            try:
+                kept.append((entry.stat().st_mtime, entry))
+            except FileNotFoundError:  # taken meanwhile by a reader in another process
+                continue
+        for _, old in sorted(kept, reverse=True)[self.keep:]:
+            old.unlink(missing_ok=True)
+
+    def take(self, *identity: str, group: str = "") -> str | None:
+        """The path of the file kept for exactly `identity`, now the caller's to read and delete; None when there
+        is none (written on another host, taken by another reader, or replaced since)."""
+        local = self.new_file("taken-")
+        try:
+            os.replace(self.path(*identity, group=group), local)
+        except FileNotFoundError:
+            os.unlink(local)
+            return None
+        return local
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

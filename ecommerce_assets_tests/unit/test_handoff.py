@@ -1,0 +1,44 @@
+"""The hand-off of a file from the step that wrote it to the next reader on the host: exactly one reader gets a
+file, only for exactly what it holds; each group keeps its newest files; files of a process that died go."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from ecommerce_assets.handoff import HandOff
+
+
+def written(handoff: HandOff, text: str) -> str:
+    path = handoff.new_file("writing-")
+    Path(path).write_text(text)
+    return path
+
+
+def test_a_kept_file_goes_to_its_first_reader_for_exactly_its_identity(tmp_path: Path) -> None:
+    handoff = HandOff("test", ".bin", base=tmp_path)
+    handoff.give(written(handoff, "day 1, load a"), "ods.t", "2025-06-01", "digest-a")
+    assert handoff.take("ods.t", "2025-06-01", "digest-b") is None  # another load of the day: not this file
+    taken = handoff.take("ods.t", "2025-06-01", "digest-a")
+    assert taken is not None and Path(taken).read_text() == "day 1, load a"
+    assert handoff.take("ods.t", "2025-06-01", "digest-a") is None  # one reader only
+
+
+def test_each_group_keeps_its_newest_files_and_no_group_pushes_out_anothers(tmp_path: Path) -> None:
+    handoff = HandOff("test", ".bin", keep=2, base=tmp_path)
+    for day in range(1, 4):
+        handoff.give(written(handoff, f"big {day}"), "ods.big", f"day {day}", group="ods.big-")
+    handoff.give(written(handoff, "small 1"), "ods.small", "day 1", group="ods.small-")
+    assert handoff.take("ods.big", "day 1", group="ods.big-") is None  # the oldest of three went
+    assert [handoff.take("ods.big", f"day {d}", group="ods.big-") is not None for d in (2, 3)] == [True, True]
+    assert handoff.take("ods.small", "day 1", group="ods.small-") is not None
+
+
+def test_files_a_dead_process_was_writing_are_deleted_by_the_next_process_that_writes(tmp_path: Path) -> None:
+    handoff = HandOff("test", ".bin", base=tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    left = handoff.directory / "private" / f"{dead.stdout.strip()}-writing-x.bin"  # a killed load's spool
+    mine = Path(written(handoff, "mine"))
+    left.write_text("half a day")
+    handoff.new_file("writing-")
+    assert not left.exists() and mine.exists()
