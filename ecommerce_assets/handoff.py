@@ -7,6 +7,7 @@ finds none reads the store."""
 
 import hashlib
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -33,15 +34,17 @@ class HandOff:
 
     def new_file(self, prefix: str) -> str:
         """A new empty file of the caller's on the hand-off's filesystem (so giving it is a rename), in a folder
-        the pruning of kept files never looks into. Its name carries the process's id: files left there by a
-        process that died (a killed worker, mid-load) are deleted by the next process that makes one."""
+        the pruning of kept files never looks into. Its name carries the process's id and host: files left there
+        by a process of this host that died (a killed worker, mid-load) are deleted by the next process that makes
+        one (another host's — a container sharing the folder — are never judged from here)."""
         private = self.directory / "private"
         private.mkdir(parents=True, exist_ok=True)
-        for entry in private.glob(f"*{self.suffix}"):
-            owner = entry.name.split("-")[0]
-            if owner.isdigit() and not _alive(int(owner)):
+        host = socket.gethostname().replace("-", "_")
+        for entry in private.glob(f"*@{host}-*{self.suffix}"):
+            pid, _, owner_host = entry.name.split("-")[0].partition("@")
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
                 entry.unlink(missing_ok=True)
-        fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}-{prefix}", suffix=self.suffix, dir=private)
+        fd, path = tempfile.mkstemp(prefix=f"{os.getpid()}@{host}-{prefix}", suffix=self.suffix, dir=private)
         os.close(fd)
         return path
 

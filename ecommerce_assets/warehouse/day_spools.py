@@ -112,7 +112,12 @@ def handed_day(identity: tuple[str, ...], wanted: list[Column]) -> Iterator[pa.R
         yield None
         return
     try:
-        with pa.OSFile(local) as source:  # read into buffers of its own: a batch may outlive the context
+        try:
+            source = pa.OSFile(local)  # read into buffers of its own: a batch may outlive the context
+        except OSError:  # gone already (a sweep that judged its reader dead): PostgreSQL has the day
+            yield None
+            return
+        with source:
             kept = ipc.open_file(source)
             if not {c.name for c in wanted} <= set(kept.schema.names):
                 yield None
@@ -127,4 +132,5 @@ def handed_day(identity: tuple[str, ...], wanted: list[Column]) -> Iterator[pa.R
 
             yield pa.RecordBatchReader.from_batches(schema, batches())
     finally:
-        os.unlink(local)
+        with suppress(FileNotFoundError):
+            os.unlink(local)

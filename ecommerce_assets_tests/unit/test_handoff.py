@@ -1,6 +1,7 @@
 """The hand-off of a file from the step that wrote it to the next reader on the host: exactly one reader gets a
 file, only for exactly what it holds; each group keeps its newest files; files of a process that died go."""
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -37,8 +38,12 @@ def test_files_a_dead_process_was_writing_are_deleted_by_the_next_process_that_w
     handoff = HandOff("test", ".bin", base=tmp_path)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)
-    left = handoff.directory / "private" / f"{dead.stdout.strip()}-writing-x.bin"  # a killed load's spool
+    host = socket.gethostname().replace("-", "_")
+    private = handoff.directory / "private"
     mine = Path(written(handoff, "mine"))
+    left = private / f"{dead.stdout.strip()}@{host}-writing-x.bin"  # a killed load's spool
     left.write_text("half a day")
+    elsewhere = private / f"{dead.stdout.strip()}@another_host-writing-y.bin"  # a container sharing the folder
+    elsewhere.write_text("not ours to judge")
     handoff.new_file("writing-")
-    assert not left.exists() and mine.exists()
+    assert not left.exists() and mine.exists() and elsewhere.exists()
