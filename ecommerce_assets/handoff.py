@@ -1,14 +1,15 @@
 """Files handed from the step that wrote something to the next step on this host that reads it: the lake's
 spool of an object it just uploaded, the warehouse's spool of a day it just loaded. A file is kept under the
 identity of exactly what it holds (an object's URI and ETag; a table's day and the digest of its load), taken by
-its first reader — renamed, so it is that reader's alone — and the newest `keep` of each group (the lake's
-objects; each table's days) are kept, older ones deleted. Nothing depends on a file being there: a reader that
+its first reader — renamed, so it is that reader's alone — and the newest `keep` of each group (a bucket's
+objects; a table's days in one database) are kept, older ones deleted. Nothing depends on a file being there: a reader that
 finds none reads the store."""
 
 import hashlib
 import os
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 SHARED_MEMORY = Path("/dev/shm")
@@ -22,11 +23,19 @@ def memory_backed_or_temporary() -> Path:
     return Path(tempfile.gettempdir())
 
 
+# A file is for the next step, which runs within seconds or minutes: one nobody took within the hour is deleted
+# by the next hand-off of any group (a group that is never written again — a test's throwaway database — leaves
+# nothing behind for long).
+EXPIRE_SECONDS = 3600
+
+
 class HandOff:
-    def __init__(self, name: str, suffix: str, keep: int = 2, base: Path | None = None) -> None:
+    def __init__(self, name: str, suffix: str, keep: int = 2, base: Path | None = None,
+                 expire_seconds: float = EXPIRE_SECONDS) -> None:
         self.directory = (base or Path(tempfile.gettempdir())) / f"ecommerce-{name}-handoff"
         self.suffix = suffix
         self.keep = keep
+        self.expire_seconds = expire_seconds
 
     def path(self, *identity: str, group: str = "") -> Path:
         name = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:40]
@@ -50,15 +59,21 @@ class HandOff:
 
     def give(self, file: str, *identity: str, group: str = "") -> None:
         """Keep `file` (moved) for the next reader of what `identity` names on this host; of the files of
-        `group` (a prefix of their names), the newest `keep` stay."""
+        `group` (a prefix of their names), the newest `keep` stay, and no file stays past its hour."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        os.replace(file, self.path(*identity, group=group))
+        mine = self.path(*identity, group=group)
+        os.replace(file, mine)
         kept: list[tuple[float, Path]] = []
-        for entry in self.directory.glob(f"{group}*{self.suffix}"):
+        expired = time.time() - self.expire_seconds
+        for entry in self.directory.glob(f"*{self.suffix}"):
             try:
-                kept.append((entry.stat().st_mtime, entry))
+                modified = entry.stat().st_mtime
             except FileNotFoundError:  # taken meanwhile by a reader in another process
                 continue
+            if modified < expired and entry != mine:
+                entry.unlink(missing_ok=True)
+            elif entry.name.startswith(group):
+                kept.append((modified, entry))
         for _, old in sorted(kept, reverse=True)[self.keep:]:
             old.unlink(missing_ok=True)
 

@@ -2,6 +2,7 @@
 as the parts of one multipart upload, which S3 publishes only when complete — or in one PUT when small), read
 through a local copy fetched once."""
 
+import hashlib
 import os
 import tempfile
 import weakref
@@ -9,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -205,19 +207,28 @@ def _read_path() -> str:
 
 # An object's spool file, kept after its upload for the next reader on this host — the step after the one that
 # wrote it, often in the same process — which then reads the file instead of downloading the object again. Keyed
-# by the object's URI and ETag, so only that very object is ever read from it.
+# by the object's URI and ETag, so only that very object is ever read from it; each bucket keeps its newest two.
 HANDOFF = HandOff("lake", ".parquet")
+
+
+def _bucket_group(uri: str) -> str:
+    return hashlib.sha256(uri.removeprefix("s3://").split("/", 1)[0].encode()).hexdigest()[:12] + "-"
+
+
+def handed_path(uri: str, etag: str) -> Path:
+    """Where the spool of `uri` with `etag` is kept until its reader takes it."""
+    return HANDOFF.path(uri, etag, group=_bucket_group(uri))
 
 
 def hand_off(spool: str, uri: str, etag: str) -> None:
     """Keep `spool`, the file just uploaded as `uri` with `etag`, for its next reader on this host."""
-    HANDOFF.give(spool, uri, etag)
+    HANDOFF.give(spool, uri, etag, group=_bucket_group(uri))
 
 
 def take_handoff(uri: str, etag: str) -> pads.Dataset | None:
     """The dataset over the file handed off for `uri` with exactly `etag`, now the caller's; None when there is
     none (another host wrote it, another reader took it, or the object was replaced since)."""
-    local = HANDOFF.take(uri, etag)
+    local = HANDOFF.take(uri, etag, group=_bucket_group(uri))
     return None if local is None else local_dataset(local)
 
 

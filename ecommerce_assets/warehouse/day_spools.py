@@ -8,6 +8,7 @@ PostgreSQL stores as sent (json and jsonb it normalizes: read from the server) i
 (the rows ascended strictly by the one key column besides the day, an integer, as they passed), and only while
 the recorded digest is the file's (any later load of the day records another)."""
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -32,8 +33,9 @@ def day_identity(conn: psycopg.Connection, table: str, day: str, digest: str) ->
 
 
 def _group(identity: tuple[str, ...]) -> str:
-    """Each table's days are kept apart: a load of one table never pushes out another's day."""
-    return f"{identity[3]}-"
+    """Each table of each database keeps its own newest days: a load of one never pushes out another's day."""
+    database = hashlib.sha256("\0".join(identity[:3]).encode()).hexdigest()[:12]
+    return f"{identity[3]}@{database}-"
 
 
 def kept_path(identity: tuple[str, ...]) -> Path:

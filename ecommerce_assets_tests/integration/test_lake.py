@@ -36,7 +36,7 @@ def test_the_next_read_of_an_object_takes_the_file_it_was_uploaded_from_and_neve
     read after it, or of an object replaced since, reads S3."""
     key = "t/handoff.parquet"
     first = lake.write_parquet(key, table_of([1, 2, 3]))
-    handed = objects.HANDOFF.path(first.uri, first.etag)
+    handed = objects.handed_path(first.uri, first.etag)
     assert handed.exists()
     dataset = lake.dataset(key)
     assert not handed.exists()  # taken: the dataset reads the upload's own file
@@ -48,7 +48,7 @@ def test_the_next_read_of_an_object_takes_the_file_it_was_uploaded_from_and_neve
     pq.write_table(pa.table({"x": pa.array([6], pa.int64())}), buffer)
     lake.get_client().put_object(Bucket=lake.bucket, Key=key, Body=buffer.getvalue())  # replaced by another writer
     assert lake.dataset(key).to_table().column("x").to_pylist() == [6]
-    assert objects.HANDOFF.path(second.uri, second.etag).exists()  # the stale file was not used
+    assert objects.handed_path(second.uri, second.etag).exists()  # the stale file was not used
 
 
 def test_every_resource_instance_has_its_own_client_from_one_session_of_the_process(lake: LakeResource) -> None:

@@ -1,9 +1,11 @@
 """The hand-off of a file from the step that wrote it to the next reader on the host: exactly one reader gets a
 file, only for exactly what it holds; each group keeps its newest files; files of a process that died go."""
 
+import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ecommerce_assets.handoff import HandOff
@@ -47,3 +49,13 @@ def test_files_a_dead_process_was_writing_are_deleted_by_the_next_process_that_w
     elsewhere.write_text("not ours to judge")
     handoff.new_file("writing-")
     assert not left.exists() and mine.exists() and elsewhere.exists()
+
+
+def test_a_file_nobody_took_within_the_hour_goes_with_the_next_hand_off_of_any_group(tmp_path: Path) -> None:
+    handoff = HandOff("test", ".bin", base=tmp_path)
+    handoff.give(written(handoff, "a throwaway database's day"), "db1", "day 1", group="db1-")
+    forgotten = handoff.path("db1", "day 1", group="db1-")
+    an_hour_ago = time.time() - 3601
+    os.utime(forgotten, (an_hour_ago, an_hour_ago))
+    handoff.give(written(handoff, "another database's day"), "db2", "day 1", group="db2-")
+    assert not forgotten.exists() and handoff.path("db2", "day 1", group="db2-").exists()
