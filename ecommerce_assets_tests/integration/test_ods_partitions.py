@@ -248,6 +248,9 @@ def test_a_day_just_loaded_is_read_from_the_file_its_load_kept_exactly_as_postgr
     warehouse.write_day(str(ODS), "snapshot_date", DAY, rows)
     kept = handed_file(pg_dsn, DAY)
     assert kept.exists()
+    with pytest.raises(ValueError, match=r"lacks columns \['no_such_column'\]"):  # as a read of the server says
+        read(warehouse, DAY, [*READ, "no_such_column"])
+    assert kept.exists()
     handed = read(warehouse, DAY, READ)
     assert not kept.exists()  # taken by that read: the next one reads PostgreSQL
     from_server = read(warehouse, DAY, READ)
