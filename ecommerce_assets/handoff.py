@@ -2,8 +2,8 @@
 spool of an object it just uploaded, the warehouse's spool of a day it just loaded. A file is kept under the
 identity of exactly what it holds (an object's URI and ETag; a table's day and the digest of its load), taken by
 its first reader — renamed, so it is that reader's alone — and the newest `keep` of each group (a bucket's
-objects; a table's days in one database) are kept, older ones deleted. Nothing depends on a file being there: a reader that
-finds none reads the store."""
+objects; a table's days in one database) are kept, older ones deleted. Nothing depends on a file being there:
+a reader that finds none reads the store."""
 
 import hashlib
 import os

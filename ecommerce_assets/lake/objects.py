@@ -126,17 +126,12 @@ class SpoolUpload:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        try:
-            if kind is not None and self.upload_id is not None:
-                for part in self.parts:
-                    part.cancel()
-                self._pool.shutdown(wait=True)
-                # best effort: the error being raised is the one to read (S3 gone mid-upload cannot take an abort
-                # either; a bucket's lifecycle rule for incomplete uploads removes what is left)
-                with suppress(Exception):
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
-        finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)  # no part is on its way past this line
+        if kind is not None and self.upload_id is not None:
+            # best effort: the error being raised is the one to read (S3 gone mid-upload cannot take an abort
+            # either; a bucket's lifecycle rule for incomplete uploads removes what is left)
+            with suppress(Exception):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
 
     def grown(self) -> None:
         """Send what the file holds beyond the last part if it is a part's worth; raise a part's failure."""

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 from pyarrow import ipc
 
 from ecommerce_assets.handoff import HandOff, memory_backed_or_temporary
+from ecommerce_assets.transforms.order import ascends_after
 from ecommerce_assets.warehouse.tables import Column
 
 # Shared memory, not disk: on the local disk the file's write-back competed with the load's own writes (a COPY
@@ -62,12 +62,10 @@ class DaySpool:
         if self._writer is None:
             return
         keys = batch.column(self.order_column)
+        if not ascends_after(keys, self.last):  # not the order a read gives: no hand-off
+            self._stop()
+            return
         if len(keys):
-            ascending = (keys.null_count == 0 and (self.last is None or keys[0].as_py() > self.last)
-                         and (len(keys) < 2 or pc.all(pc.less(keys.slice(0, len(keys) - 1), keys.slice(1))).as_py()))
-            if not ascending:  # not the order a read gives: no hand-off
-                self._stop()
-                return
             self.last = keys[-1].as_py()
         self._guarded(self._writer.write_batch, batch.select(self.columns))
 

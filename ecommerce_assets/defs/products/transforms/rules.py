@@ -8,11 +8,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from ecommerce_assets.sql_files import SqlFiles
+from ecommerce_assets.transforms.order import ascends_after
 from ecommerce_assets.transforms.raw_snapshot import record_keys
 
 SQL = SqlFiles("ecommerce_assets.defs.products")
@@ -67,13 +67,10 @@ def _ascending(con: duckdb.DuckDBPyConnection, ids_query: str) -> bool:
         last: int | None = None
         for batch in reader:
             ids = batch.column(0)
-            if not len(ids):
-                continue
-            if last is not None and ids[0].as_py() <= last:
+            if not ascends_after(ids, last):
                 return False
-            if len(ids) > 1 and not pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
-                return False
-            last = ids[-1].as_py()
+            if len(ids):
+                last = ids[-1].as_py()
         return True
     finally:
         reader.close()  # a result left unread would block the next query's stream
