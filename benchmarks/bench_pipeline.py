@@ -180,6 +180,7 @@ def worker_pipeline(size: int, refetch: bool = False) -> dict[str, Any]:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
+    started_at = time.time()
     instance = DagsterInstance.ephemeral()
     result = build_defs(_resources()).resolve_job_def("ecommerce_daily_job").execute_in_process(
         partition_key=PARTITION, instance=instance,
@@ -200,7 +201,10 @@ def worker_pipeline(size: int, refetch: bool = False) -> dict[str, Any]:
     return {"e2e_seconds": total, "step_raw_seconds": steps.get("raw_products_parquet", 0.0),
             "step_ods_seconds": steps.get("ods_products", 0.0), "step_dm_seconds": steps.get("dm_fct_ecommerce", 0.0),
             "step_changes_seconds": steps.get("dm_fct_product_changes", 0.0),
-            "e2e_peak_rss_mib": _peak_rss_mib(), **peak_by_step}
+            "e2e_peak_rss_mib": _peak_rss_mib(), **peak_by_step,
+            # every step's start (from the run's beginning) and duration, in the JSON only: where the seconds go
+            **{f"timeline_{step}_start": start - started_at for step, start in windows.items()},
+            **{f"timeline_{step}_seconds": seconds for step, seconds in steps.items()}}
 
 
 class _Timed:

@@ -230,6 +230,12 @@ def superseded_count(ids: pa.Array | pa.ChunkedArray) -> int:
     return len(_later_occurrences(ids))
 
 
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: its only chunk as it is (a parsed page's usual case; combining copies even one
+    chunk, under the GIL the fetching threads share), else its chunks combined."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def page_batch(rows: pa.Table, *, first_index: int, skip: int, fetched_at: datetime, source_url: str,
                schema: pa.Schema = RAW_SCHEMA) -> pa.RecordBatch:
     """A parsed page's (record_id, record_json) rows as raw snapshot rows of `schema`."""
@@ -237,11 +243,11 @@ def page_batch(rows: pa.Table, *, first_index: int, skip: int, fetched_at: datet
     return pa.RecordBatch.from_arrays(
         [
             pa.array(range(first_index, first_index + n), pa.int64()),
-            rows.column("record_id").combine_chunks(),
+            _one_array(rows.column("record_id")),
             pa.repeat(pa.scalar(skip, pa.int64()), n),  # one value per page: no Python object per row
             pa.repeat(pa.scalar(fetched_at, pa.timestamp("us", tz="UTC")), n),
             pa.repeat(pa.scalar(source_url, pa.string()), n),
-            rows.column("record_json").combine_chunks(),
+            _one_array(rows.column("record_json")),
         ],
         schema=schema,
     )

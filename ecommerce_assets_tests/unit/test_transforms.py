@@ -363,3 +363,16 @@ def test_duckdb_page_parser_falls_back_to_python_for_what_it_refuses() -> None:
 def test_duckdb_page_parser_rejects_what_is_not_a_page(body: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         parse_page(body)
+
+
+def test_page_batch_is_the_same_from_one_chunk_or_several() -> None:
+    records = [{"id": 1, "title": "a"}, {"id": 2, "title": "b"}, {"id": None}]
+    whole = records_table(records)
+    pieces = pa.concat_tables([whole.slice(0, 1), whole.slice(1)])
+    assert pieces.column("record_json").num_chunks == 2
+    made = [page_batch(rows, first_index=10, skip=10, fetched_at=FETCHED, source_url="http://api/products")
+            for rows in (whole, pieces)]
+    assert made[0].equals(made[1])
+    assert made[0].column("product_id").to_pylist() == [1, 2, None]
+    assert made[0].column("record_index").to_pylist() == [10, 11, 12]
+    assert made[0].column("record_json").to_pylist() == ['{"id":1,"title":"a"}', '{"id":2,"title":"b"}', '{"id":null}']
