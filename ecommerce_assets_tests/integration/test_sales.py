@@ -77,6 +77,27 @@ def test_days_in_any_order_refetched_products_after_carts(shop: Shop) -> None:
     assert sum(c[2] for c in expected.customers.values()) == len({o[1] for o in expected.orders.values()})
 
 
+def test_a_late_day_with_another_cart_of_a_known_customer_changes_their_old_first_day(shop: Shop) -> None:
+    """A late earlier day holding another cart of a known customer moves their first order earlier, while every
+    order of their old first day stays as it was: that day, not among the order dates that changed, has one
+    returning customer more and one new customer less."""
+    d1, _, d3 = DAYS
+    carts = DailyCarts(CARTS, PRODUCTS, USERS, d3)
+    shop.load(d3, products=DailyCatalog(PRODUCTS, d3), carts=carts)
+    assert_marts(shop)
+    before = query(shop.pg_dsn, "SELECT new_customers, returning_customers FROM dm.fct_customers_daily "
+                                "WHERE report_date = %s", (d3,))
+    assert before[0][1] == 0  # the first day loaded: every customer is new
+    listed = carts.page(0, carts.total())
+    another = {**listed[0], "id": max(int(c["id"]) for c in listed) + 1}
+    shop.load(d1, products=DailyCatalog(PRODUCTS, d1), carts=ListCatalog([another]))
+    assert_marts(shop)
+    assert query(shop.pg_dsn, "SELECT order_date, user_id FROM dm.fct_orders WHERE order_id = %s",
+                 (another["id"],)) == [(d1, another["userId"])]
+    assert query(shop.pg_dsn, "SELECT new_customers, returning_customers FROM dm.fct_customers_daily "
+                              "WHERE report_date = %s", (d3,)) == [(before[0][0] - 1, 1)]
+
+
 def test_rejected_carts_are_kept_with_their_reason_and_every_line_accounted_for(shop: Shop) -> None:
     day = DAYS[0]
     carts = DailyCarts(400, PRODUCTS, USERS, day, awkward=True)
