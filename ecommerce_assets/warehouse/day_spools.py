@@ -19,7 +19,7 @@ import pyarrow as pa
 from pyarrow import ipc
 
 from ecommerce_assets.handoff import HandOff, memory_backed_or_temporary
-from ecommerce_assets.transforms.order import ascends_after
+from ecommerce_assets.transforms.order import StrictlyAscending
 from ecommerce_assets.warehouse.tables import Column
 
 # Shared memory, not disk: on the local disk the file's write-back competed with the load's own writes (a COPY
@@ -52,7 +52,7 @@ class DaySpool:
         self.order_column = order[0] if len(order) == 1 else None
         self.usable = (self.order_column in self.columns
                        and pa.types.is_integer(schema.field(self.order_column).type))
-        self.last: int | None = None
+        self.order = StrictlyAscending()
         self.path = ""
         self._writer: ipc.RecordBatchFileWriter | None = None
         if self.usable:
@@ -61,12 +61,9 @@ class DaySpool:
     def add(self, batch: pa.RecordBatch) -> None:
         if self._writer is None:
             return
-        keys = batch.column(self.order_column)
-        if not ascends_after(keys, self.last):  # not the order a read gives: no hand-off
+        if not self.order.extend(batch.column(self.order_column)):  # not the order a read gives: no hand-off
             self._stop()
             return
-        if len(keys):
-            self.last = keys[-1].as_py()
         self._guarded(self._writer.write_batch, batch.select(self.columns))
 
     def give(self, identity: tuple[str, ...]) -> None:

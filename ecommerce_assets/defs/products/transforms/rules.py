@@ -12,7 +12,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from ecommerce_assets.sql_files import SqlFiles
-from ecommerce_assets.transforms.order import ascends_after
+from ecommerce_assets.transforms.order import StrictlyAscending
 from ecommerce_assets.transforms.raw_snapshot import record_keys
 
 SQL = SqlFiles("ecommerce_assets.defs.products")
@@ -64,14 +64,8 @@ def _ascending(con: duckdb.DuckDBPyConnection, ids_query: str) -> bool:
     """Whether the ids `ids_query` gives (one column, no NULL) strictly ascend, read a batch at a time."""
     reader = con.sql(ids_query).fetch_record_batch(BATCH_ROWS)
     try:
-        last: int | None = None
-        for batch in reader:
-            ids = batch.column(0)
-            if not ascends_after(ids, last):
-                return False
-            if len(ids):
-                last = ids[-1].as_py()
-        return True
+        order = StrictlyAscending()
+        return all(order.extend(batch.column(0)) for batch in reader)
     finally:
         reader.close()  # a result left unread would block the next query's stream
 
