@@ -1,8 +1,9 @@
 """The quarantine every domain's ODS shares: one run of a domain's rules writes two assets — the accepted rows
 and the rejected records with their reasons — for one day or, in a backfill range, day after day. Each day
 is cleaned when the warehouse asks for it (its accepted rows stream from DuckDB, the connection open until
-they have been read), its rejected records are handed over after it, its counts go on the day's
-materialization and what a person should see in the log is said with the day it concerns."""
+they have been read); once they have been read — the rules may judge as they stream — its rejected records are
+set aside for the second output, its counts go on the day's materialization and what a person should see in
+the log is said with the day it concerns."""
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -26,13 +27,21 @@ def quarantine_out(key: AssetKey, table: str, description: str) -> AssetOut:
 
 
 @dataclass(frozen=True)
-class CleanedDay:
-    """What a domain's rules made of one day: rows to store, rows rejected, the day's counts, warnings."""
+class DayVerdicts:
+    """What a domain's rules decided on one day besides the rows to store: rows rejected, counts, warnings."""
 
-    accepted: pa.Table | pa.RecordBatchReader
     rejected: pa.Table
     metadata: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CleanedDay:
+    """What a domain's rules made of one day: the rows to store, and the rest of their verdicts — asked for once
+    those rows have been read to their end."""
+
+    accepted: pa.Table | pa.RecordBatchReader
+    verdicts: Callable[[], DayVerdicts]
 
 
 def quarantined_outputs(context: AssetExecutionContext, clean_day: Callable[[str, ExitStack], CleanedDay],
@@ -48,19 +57,25 @@ def quarantined_outputs(context: AssetExecutionContext, clean_day: Callable[[str
         day = ExitStack()
         opened.push(day)  # closed at the end of the step at the latest
         cleaned = clean_day(key, day)
-        where = "" if len(keys) == 1 else f"{key}: "
-        for warning in cleaned.warnings:
-            context.log.warning(where + warning)
-        rejected_by_day[key] = cleaned.rejected
-        context.add_asset_metadata(cleaned.metadata, asset_key=accepted, partition_key=key)
+
+        def settle() -> None:
+            verdicts = cleaned.verdicts()
+            where = "" if len(keys) == 1 else f"{key}: "
+            for warning in verdicts.warnings:
+                context.log.warning(where + warning)
+            rejected_by_day[key] = verdicts.rejected
+            context.add_asset_metadata(verdicts.metadata, asset_key=accepted, partition_key=key)
+
         rows = cleaned.accepted
         if isinstance(rows, pa.Table):
+            settle()
             day.close()
             return rows
 
         def batches() -> Iterator[pa.RecordBatch]:
             with day:
                 yield from rows
+                settle()
 
         return pa.RecordBatchReader.from_batches(rows.schema, batches())
 

@@ -139,7 +139,9 @@ class DuckDBPageParser:
         return ParsedPage(total=check_total(parsed.get("total")), count=len(records), records=records_table(records))
 
 
-class _IdOnly(msgspec.Struct):
+# Decoded records never form reference cycles, so their structs stay out of the garbage collector: a million of
+# them per catalog would otherwise set off its collections, under the GIL the fetching threads share.
+class _IdOnly(msgspec.Struct, gc=False):
     id: Any = None
 
 
@@ -150,8 +152,8 @@ _ID_ONLY = msgspec.json.Decoder(_IdOnly)
 def _page_decoders(records_key: str) -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
     """Decoders of a page whose records are under `records_key`: one keeping each record as the exact bytes
     it was sent as (and `total`), one reading only the records' ids."""
-    records_page = msgspec.defstruct("RecordsPage", [(records_key, list[msgspec.Raw]), ("total", int)])
-    ids_page = msgspec.defstruct("IdsPage", [(records_key, list[_IdOnly])])
+    records_page = msgspec.defstruct("RecordsPage", [(records_key, list[msgspec.Raw]), ("total", int)], gc=False)
+    ids_page = msgspec.defstruct("IdsPage", [(records_key, list[_IdOnly])], gc=False)
     return msgspec.json.Decoder(records_page), msgspec.json.Decoder(ids_page)
 
 

@@ -15,7 +15,7 @@ from ecommerce_assets.defs.products.keys import ODS, ODS_TABLE, RAW, REJECTED, R
 from ecommerce_assets.defs.products.transforms.rules import CheckedProducts, checked_products
 from ecommerce_assets.partition_map import by_partition
 from ecommerce_assets.partitions import BACKFILL_POLICY, WAREHOUSE_POOL, daily_partitions
-from ecommerce_assets.quarantine import CleanedDay, quarantine_out, quarantined_outputs
+from ecommerce_assets.quarantine import CleanedDay, DayVerdicts, quarantine_out, quarantined_outputs
 from ecommerce_assets.retries import STEP_RETRY, heals
 from ecommerce_assets.snapshots import stored_record_keys
 
@@ -64,11 +64,15 @@ def ods_products(context: AssetExecutionContext, raw: pads.Dataset | Mapping[str
     def clean_day(key: str, day: ExitStack) -> CleanedDay:
         con = day.enter_context(duckdb.get_connection())
         checked = day.enter_context(checked_products(con, raws[key], date.fromisoformat(key), stored_record_keys(raws[key])))
-        warnings = []
-        if checked.new_fields or checked.missing_fields:
-            warnings.append(f"schema drift: new fields {checked.new_fields}, missing fields {checked.missing_fields}")
-        if checked.rejected.num_rows:
-            warnings.append(f"rejected {checked.rejected.num_rows} records: {checked.rejected_by_reason}")
-        return CleanedDay(checked.accepted, checked.rejected, day_metadata(checked), warnings)
+
+        def verdicts() -> DayVerdicts:  # once the accepted rows have streamed
+            warnings = []
+            if checked.new_fields or checked.missing_fields:
+                warnings.append(f"schema drift: new fields {checked.new_fields}, missing fields {checked.missing_fields}")
+            if checked.rejected.num_rows:
+                warnings.append(f"rejected {checked.rejected.num_rows} records: {checked.rejected_by_reason}")
+            return DayVerdicts(checked.rejected, day_metadata(checked), warnings)
+
+        return CleanedDay(checked.accepted, verdicts)
 
     yield from quarantined_outputs(context, clean_day, ODS, REJECTED, "rejected")

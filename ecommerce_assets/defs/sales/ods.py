@@ -28,7 +28,7 @@ from ecommerce_assets.defs.sales.transforms.carts import CheckedCarts, checked_c
 from ecommerce_assets.defs.sales.transforms.customers import checked_customers
 from ecommerce_assets.partition_map import by_partition
 from ecommerce_assets.partitions import BACKFILL_POLICY, WAREHOUSE_POOL, daily_partitions
-from ecommerce_assets.quarantine import CleanedDay, quarantine_out, quarantined_outputs
+from ecommerce_assets.quarantine import CleanedDay, DayVerdicts, quarantine_out, quarantined_outputs
 from ecommerce_assets.retries import STEP_RETRY, heals
 
 
@@ -74,7 +74,7 @@ def ods_carts(context: AssetExecutionContext, raw: pads.Dataset | Mapping[str, p
         checked = day.enter_context(checked_carts(con, raws[key], date.fromisoformat(key)))
         warnings = ([f"rejected {checked.rejected.num_rows} carts: {checked.rejected_by_reason}"]
                     if checked.rejected.num_rows else [])
-        return CleanedDay(checked.lines, checked.rejected, cart_metadata(checked), warnings)
+        return CleanedDay(checked.lines, lambda: DayVerdicts(checked.rejected, cart_metadata(checked), warnings))
 
     yield from quarantined_outputs(context, clean_day, CART_LINES, REJECTED_CARTS, "rejected_carts")
 
@@ -110,6 +110,6 @@ def ods_customers(context: AssetExecutionContext, raw: pads.Dataset | Mapping[st
         metadata = {"raw_records": checked.records, "accepted": checked.accepted.num_rows,
                     "rejected": checked.rejected.num_rows, "duplicates": checked.duplicates,
                     "rejected_by_reason": MetadataValue.json(dict(checked.rejected_by_reason))}
-        return CleanedDay(checked.accepted, checked.rejected, metadata, warnings)
+        return CleanedDay(checked.accepted, lambda: DayVerdicts(checked.rejected, metadata, warnings))
 
     yield from quarantined_outputs(context, clean_day, CUSTOMERS, REJECTED_USERS, "rejected")

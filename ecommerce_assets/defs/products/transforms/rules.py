@@ -1,5 +1,6 @@
 """The ODS rules of the catalog: raw snapshot rows -> typed ODS product rows and rejected records, in DuckDB."""
 
+from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -8,6 +9,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
@@ -34,27 +36,63 @@ ODS_COLUMNS: tuple[str, ...] = (
 
 BATCH_ROWS = 16_384  # accepted rows come out of DuckDB in batches of this many (the COPY's batch size)
 
+# The rejected records' columns, in this order.
+REJECTED_COLUMNS: tuple[str, ...] = ("snapshot_date", "record_index", "product_id", "reason", "payload")
+
+
+class _Tally:
+    """The rules' verdicts on one snapshot besides the accepted rows: complete once those have been read."""
+
+    def __init__(self) -> None:
+        self.accepted_rows = 0
+        self.rejected_parts: list[pa.Table] = []
+        self.complete = False
+        self._rejected: pa.Table | None = None
+
+    def settled(self) -> "_Tally":
+        if not self.complete:
+            raise RuntimeError("the rules' verdicts are known once the accepted rows have been read: read "
+                               "`accepted` to its end first")
+        return self
+
+    def rejected(self) -> pa.Table:
+        if self.settled()._rejected is None:
+            self._rejected = pa.concat_tables(self.rejected_parts).sort_by("record_index")
+        return self._rejected
+
 
 @dataclass(frozen=True)
 class CheckedProducts:
-    """What the rules made of one snapshot: the counts, the rejected records with their reasons, and the
-    accepted ODS rows as a stream of batches (read once, in product_id order; DuckDB may spill to disk,
-    so a catalog never has to fit in memory)."""
+    """What the rules made of one snapshot: the counts, the accepted ODS rows as a stream of batches (read once,
+    in product_id order, while the rules' context is open; DuckDB may spill to disk, so a catalog never has to
+    fit in memory) and, once that stream has been read, the rejected records with their reasons."""
 
-    accepted_rows: int
-    rejected: pa.Table
     records: int
     duplicates: int
-    rejected_by_reason: dict[str, int]
     new_fields: list[str]
     missing_fields: list[str]
-    accepted: pa.RecordBatchReader  # read once, while the rules' context is open
+    accepted: pa.RecordBatchReader
+    _tally: _Tally
+
+    @property
+    def accepted_rows(self) -> int:
+        return self._tally.settled().accepted_rows
+
+    @property
+    def rejected(self) -> pa.Table:
+        """The rejected records (REJECTED_COLUMNS) in the snapshot's order."""
+        return self._tally.rejected()
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        return dict(sorted(Counter(self.rejected.column("reason").to_pylist()).items()))
 
 
 def accepted_in_order(con: duckdb.DuckDBPyConnection) -> str:
-    """The query of the accepted rows in product_id order. Records usually arrive in that order (the API pages
-    by id), and then the table's own order — kept by DuckDB for a query without ORDER BY — is already it: the
-    sort (0.6 s of 1M rows) is skipped for the same rows in the same order. One column read to know."""
+    """The query of the accepted rows in product_id order, from the rules' table. Records usually arrive in that
+    order (the API pages by id), and then the table's own order — kept by DuckDB for a query without ORDER BY —
+    is already it: the sort (0.6 s of 1M rows) is skipped for the same rows in the same order. One column read to
+    know."""
     query = f"SELECT {', '.join(ODS_COLUMNS)} FROM ods_checked WHERE reason IS NULL"
     return query if _ascending(con, "SELECT product_id FROM ods_checked WHERE reason IS NULL") else \
         query + " ORDER BY product_id"
@@ -75,7 +113,12 @@ def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: da
                      stored_keys: Collection[str] | None = None) -> Iterator[CheckedProducts]:
     """Apply the ODS rules to `raw` (an Arrow table or dataset with the raw snapshot columns); the accepted
     rows stream from DuckDB while the context is open. `stored_keys`: the records' top-level keys as the raw
-    step recorded them (the schema-drift census), when it did."""
+    step recorded them (the schema-drift census), when it did.
+
+    When the snapshot's ids strictly ascend (the API pages by id: the usual day), the rules stream — each record
+    judged as its batch is read, the rejected ones set aside on the way — so the day is never held whole. Else
+    (an id listed twice, ids out of order) the verdicts go to a table first, from which the accepted rows are read
+    in product_id order."""
     con.execute("SET TimeZone = 'UTC'")
     local = isinstance(raw, pads.FileSystemDataset) and isinstance(raw.filesystem, pafs.LocalFileSystem)
     if local:
@@ -84,41 +127,73 @@ def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: da
     else:
         con.register("raw_records", raw)
     reader: pa.RecordBatchReader | None = None
+    params = {"snapshot_date": snapshot_date}
     try:
         con.execute(SHARED_SQL.text("duckdb/rule_macros.sql"))
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE ods_checked AS " + SQL.text("duckdb/check_products.sql"),
-            {"snapshot_date": snapshot_date},
-        )
-        rejected = con.sql(
-            "SELECT snapshot_date, record_index, product_id, reason, record_json AS payload "
-            "FROM ods_checked WHERE reason IS NOT NULL ORDER BY record_index"
-        ).to_arrow_table()
         (records, duplicates), = con.execute(  # fetchall: a result left unfinished blocks the stream below
             "SELECT count(*), count(product_id) - count(DISTINCT product_id) FROM raw_records"
         ).fetchall()
-        reasons = dict(con.execute(
-            "SELECT reason, count(*) FROM ods_checked WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason"
-        ).fetchall())
         # the census the raw step took as it wrote the snapshot, else one more parse of every record here
         keys = set(stored_keys) if stored_keys is not None else record_keys(con)
-        (accepted_rows,), = con.execute("SELECT count(*) FROM ods_checked WHERE reason IS NULL").fetchall()
-        reader = con.sql(accepted_in_order(con)).fetch_record_batch(BATCH_ROWS)
+        tally = _Tally()
+        tally.rejected_parts.append(_rejected_columns(
+            con.sql(SQL.text("duckdb/products_without_id.sql"), params=params).to_arrow_table()))
+        if _ascending(con, "SELECT product_id FROM raw_records WHERE product_id IS NOT NULL"):
+            con.execute("CREATE OR REPLACE TEMP VIEW ods_records AS " + SQL.text("duckdb/products_with_id.sql"))
+            reader = con.sql(SQL.text("duckdb/check_products.sql"), params=params).fetch_record_batch(BATCH_ROWS)
+            accepted = _streamed(reader, tally)
+        else:
+            con.execute("CREATE OR REPLACE TEMP VIEW ods_records AS " + SQL.text("duckdb/products_each_id_once.sql"))
+            con.execute("CREATE OR REPLACE TEMP TABLE ods_checked AS " + SQL.text("duckdb/check_products.sql"), params)
+            tally.rejected_parts.append(_rejected_columns(con.sql(
+                "SELECT * FROM ods_checked WHERE reason IS NOT NULL").to_arrow_table()))
+            (tally.accepted_rows,), = con.execute("SELECT count(*) FROM ods_checked WHERE reason IS NULL").fetchall()
+            tally.complete = True
+            reader = accepted = con.sql(accepted_in_order(con)).fetch_record_batch(BATCH_ROWS)
         yield CheckedProducts(
-            accepted_rows=int(accepted_rows),
-            rejected=rejected,
             records=int(records),
             duplicates=int(duplicates),
-            rejected_by_reason={str(k): int(v) for k, v in reasons.items()},
             new_fields=sorted(keys - CONTRACT_FIELDS),
             missing_fields=sorted(CONTRACT_FIELDS - keys) if records else [],
-            accepted=reader,
+            accepted=accepted,
+            _tally=tally,
         )
     finally:
         if reader is not None:
             reader.close()  # an unread stream (a write that failed first) would keep DuckDB's result open
         con.execute("DROP TABLE IF EXISTS ods_checked")
+        con.execute("DROP VIEW IF EXISTS ods_records")
         if local:
             con.execute("DROP VIEW IF EXISTS raw_records")
         else:
             con.unregister("raw_records")
+
+
+def _rejected_columns(verdicts: pa.Table | pa.RecordBatch) -> pa.Table:
+    """The rejected records' columns of rows of the rules' verdicts."""
+    table = verdicts if isinstance(verdicts, pa.Table) else pa.Table.from_batches([verdicts])
+    return table.select(["snapshot_date", "record_index", "product_id", "reason", "record_json"]).rename_columns(
+        list(REJECTED_COLUMNS))
+
+
+def _streamed(reader: pa.RecordBatchReader, tally: _Tally) -> pa.RecordBatchReader:
+    """The accepted rows of the verdicts `reader` streams (ODS_COLUMNS), the rejected ones set aside in `tally`,
+    which is complete once the stream has been read to its end."""
+    schema = pa.schema([reader.schema.field(name) for name in ODS_COLUMNS])
+    order = StrictlyAscending()
+
+    def accepted() -> Iterator[pa.RecordBatch]:
+        for verdicts in reader:
+            if not order.extend(verdicts.column("product_id")):  # the ids ascended in the snapshot, checked first
+                raise RuntimeError("DuckDB returned the rules' verdicts out of the snapshot's order: the accepted "
+                                   "rows would not be in product_id order")
+            reason = verdicts.column("reason")
+            kept = verdicts
+            if reason.null_count < verdicts.num_rows:  # some rejected: the usual batch has none (no copy then)
+                tally.rejected_parts.append(_rejected_columns(verdicts.filter(pc.is_valid(reason))))
+                kept = verdicts.filter(pc.is_null(reason))
+            tally.accepted_rows += kept.num_rows
+            yield kept.select(list(ODS_COLUMNS))
+        tally.complete = True
+
+    return pa.RecordBatchReader.from_batches(schema, accepted())

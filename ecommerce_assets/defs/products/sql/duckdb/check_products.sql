@@ -1,31 +1,9 @@
--- One row per raw record that matters after duplicate resolution, with `reason` NULL when accepted.
--- Input view: raw_records(record_index, product_id, record_json). Parameter: $snapshot_date.
--- Any record gets a row: one that cannot even be decoded is rejected with its reason, never an error.
-WITH repeated AS (
-    -- Duplicates first: an id listed twice: the later record wins, valid or not. Only ids that repeat are
-    -- grouped and joined (few, usually none), so the tables built stay small however large the snapshot (a
-    -- join on every record's position ran out of DuckDB's memory at 5M records); the JSON streams past them.
-    SELECT product_id, max(record_index) AS latest FROM raw_records WHERE product_id IS NOT NULL GROUP BY product_id HAVING count(*) > 1
-),
-superseded AS (
-    SELECT r.record_index FROM raw_records AS r JOIN repeated AS d ON r.product_id = d.product_id AND r.record_index < d.latest
-),
-without_id AS (
-    SELECT
-        record_index,
-        product_id,
-        record_json,
-        CASE
-            WHEN NOT coalesce(try(json_valid(record_json)), false) THEN
-                ecom_undecodable_reason(record_json)
-            WHEN json_type(record_json) <> 'OBJECT' THEN 'not_an_object'
-            WHEN coalesce(json_type(record_json, '$.id'), 'NULL') = 'NULL' THEN 'missing_id'
-            ELSE 'id_not_integer'
-        END AS reason
-    FROM raw_records
-    WHERE product_id IS NULL
-),
-parsed AS (
+-- The ODS rules, one row per record of the view ods_records(record_index, product_id, record_json) — the records
+-- with an integer id, each id once (products_with_id.sql or, when an id repeats, products_each_id_once.sql) —
+-- with `reason` NULL when accepted. Parameter: $snapshot_date. A record that cannot even be decoded is rejected
+-- with its reason, never an error. Rows come out in the view's order (projections only: no join, no sort), so
+-- the rules can stream.
+WITH parsed AS (
     -- Each record is parsed once; every field comes out as JSON text (its kind is its first character).
     -- `try` turns a record the JSON reader refuses (a lone surrogate escape, say) into NULL, not an error.
     SELECT
@@ -37,9 +15,7 @@ parsed AS (
             '$.price', '$.discountPercentage', '$.rating', '$.stock', '$.availabilityStatus',
             '$.tags', '$.weight', '$.minimumOrderQuantity', '$.meta.createdAt', '$.meta.updatedAt', '$.id'
         ])::VARCHAR[]) AS j
-    FROM raw_records AS r
-    ANTI JOIN superseded AS s ON r.record_index = s.record_index
-    WHERE r.product_id IS NOT NULL
+    FROM ods_records AS r
 ),
 fields AS (
     SELECT
@@ -168,6 +144,3 @@ SELECT
     CASE WHEN reason IS NULL THEN created_at_ts END AS created_at,
     CASE WHEN reason IS NULL THEN updated_at_ts END AS updated_at
 FROM checked
-UNION ALL BY NAME
-SELECT $snapshot_date::DATE AS snapshot_date, record_index, product_id, record_json, reason
-FROM without_id
