@@ -33,9 +33,11 @@ def override_hint(check: AssetChecksDefinition, flag: str) -> str:
     return f"rerun with config `{flag}: true` (ops: {check.op.name})"
 
 
-def partition_counts(warehouse: WarehouseResource, day: date) -> PartitionCounts:
+def partition_counts(warehouse: WarehouseResource, day: date, with_previous: bool = True) -> PartitionCounts:
+    """The day's counts and, `with_previous`, those of the latest earlier day (each count scans a partition)."""
     with warehouse.connect() as conn:
-        row = conn.execute(SQL.text("postgres/checks/partition_counts.sql"), {"partition": day}).fetchone()
+        row = conn.execute(SQL.text("postgres/checks/partition_counts.sql"),
+                           {"partition": day, "with_previous": with_previous}).fetchone()
     accepted, rejected, previous, previous_date = row or (0, 0, 0, None)
     return PartitionCounts(int(accepted), int(rejected), int(previous) if previous_date else None, previous_date)
 
@@ -49,9 +51,9 @@ ThresholdJudge = Callable[[PartitionCounts, QualitySettings], tuple[str | None, 
 
 
 def threshold_gate(name: str, flag: str, flag_means: str, description: str,
-                   judge: ThresholdJudge) -> AssetChecksDefinition:
+                   judge: ThresholdJudge, with_previous: bool) -> AssetChecksDefinition:
     """A blocking gate of the ODS day on a threshold of the quality settings: `judge` names the problem (or
-    None) and the figures. Someone who looked may let the day through with the check's config `flag`, which
+    None) and the figures, from the day's counts and, `with_previous`, the previous day's. Someone who looked may let the day through with the check's config `flag`, which
     the failure names; an accepted day passes, recorded in its metadata and the log."""
 
     @daily_check(ODS, name, blocking=True, resource_keys=WAREHOUSE | {"quality"}, description=description,
@@ -59,7 +61,8 @@ def threshold_gate(name: str, flag: str, flag_means: str, description: str,
     def gate(context: AssetCheckExecutionContext, day: date) -> Verdict:
         if (missing := absent(context.resources.warehouse, day)) is not None:
             return missing
-        problem, metadata = judge(partition_counts(context.resources.warehouse, day), context.resources.quality)
+        counts = partition_counts(context.resources.warehouse, day, with_previous)
+        problem, metadata = judge(counts, context.resources.quality)
         if problem is None:
             return Verdict(True, {**metadata, flag: False})
         problem = f"{day}: {problem}"
@@ -88,11 +91,11 @@ def _catalog_shrink(counts: PartitionCounts, quality: QualitySettings) -> tuple[
 ods_fct_products__rejected_share = threshold_gate(
     "ods_fct_products__rejected_share", "accept_rejected_share", "the rejected share was looked at: go on",
     "The share of records the rules rejected stays under $ECOM_MAX_REJECTED_SHARE (5%); above it nothing "
-    "downstream of the day is built until `accept_rejected_share` is given.", _rejected_share)
+    "downstream of the day is built until `accept_rejected_share` is given.", _rejected_share, with_previous=False)
 ods_fct_products__catalog_shrink = threshold_gate(
     "ods_fct_products__catalog_shrink", "confirm_shrink", "the catalog really shrank: go on",
     "The catalog did not shrink by more than $ECOM_MAX_CATALOG_SHRINK (50%) against the previous snapshot; a "
-    "sharper drop stops what follows the day until `confirm_shrink` is given.", _catalog_shrink)
+    "sharper drop stops what follows the day until `confirm_shrink` is given.", _catalog_shrink, with_previous=True)
 
 
 @daily_check(ODS, "ods_fct_products__accounts_for_every_record", blocking=True,
