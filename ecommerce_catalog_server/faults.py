@@ -3,13 +3,14 @@
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["status", "truncate", "not_json", "reset", "delay", "total_shift"]
+FaultKind = Literal["status", "truncate", "cut", "not_json", "reset", "delay", "total_shift"]
 
 
 @dataclass(frozen=True)
 class Fault:
     """One injected fault: `status` answers `status` (with Retry-After when set), `truncate` cuts the
-    body in half, `not_json` answers HTML, `reset` closes the connection, `delay` sleeps `seconds`
+    body in half, `cut` declares the whole body and closes the connection halfway through it, `not_json`
+    answers HTML, `reset` closes the connection, `delay` sleeps `seconds`
     before answering, `total_shift` reports a `total` larger by `status`."""
 
     kind: FaultKind

@@ -107,6 +107,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind == "truncate":
             body = json.dumps(payload).encode()
             self._send_bytes(body[: len(body) // 2], "application/json")
+        elif fault.kind == "cut":
+            body = json.dumps(payload).encode()
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
         elif fault.kind == "not_json":
             self._send_bytes(b"<html><body>502 Bad Gateway</body></html>", "text/html")
         elif fault.kind == "reset":

@@ -57,6 +57,7 @@ def server() -> CatalogServer:
         Fault("status", status=503),
         Fault("reset"),
         Fault("truncate"),
+        Fault("cut"),
         Fault("not_json"),
     ],
     ids=lambda f: f"{f.kind}-{f.status}",

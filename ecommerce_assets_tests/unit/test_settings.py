@@ -14,6 +14,7 @@ from dagster._core.remote_representation.external_data import RepositorySnap
 from ecommerce_assets.definitions import build_defs
 from ecommerce_assets.environment import resources_from_env, sensor_pace_from_env
 from ecommerce_assets.executors import executor_from_env
+from ecommerce_assets.resources.catalog_api import CatalogClient, ClientSettings
 from ecommerce_assets.settings import SETTINGS, SettingError, integer
 from ecommerce_assets_tests.support.helpers import REPO_ROOT, newcomer
 
@@ -169,3 +170,30 @@ def test_nothing_but_settings_reads_the_environment(part: str) -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
                 pytest.fail(f"{path.relative_to(REPO_ROOT)}:{node.lineno} reads the environment")
+
+
+def test_the_catalog_client_reads_proxies_and_netrc_from_the_environment_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment a request would have consulted on every call — proxies, NO_PROXY, ~/.netrc, a CA bundle
+    — is read when a thread's session is made, for the API's host."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine shop.example login reader password s3cret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "bundle.pem"))
+
+    def session(base_url: str) -> Any:
+        return CatalogClient(ClientSettings(base_url=base_url, page_size=10, timeout_seconds=1, max_retries=0,
+                                            backoff_factor=0, max_response_bytes=1000, max_records=10)).session
+
+    proxied = session("https://shop.example/api")
+    assert proxied.proxies.get("https") == "http://proxy.example:3128"
+    assert proxied.auth == ("reader", "s3cret")
+    assert proxied.verify == str(tmp_path / "bundle.pem")
+    assert session("http://shop.example/api").verify is True  # no certificate to verify
+    monkeypatch.setenv("NO_PROXY", "shop.example")
+    assert "https" not in session("https://shop.example/api").proxies
+    assert session("https://other.example").auth is None
