@@ -18,7 +18,7 @@ from ecommerce_assets_tests.support.helpers import REPO_ROOT, clean_env, write_i
 from ecommerce_deploy.init_dagster import init_dagster, pools_of
 
 RUNS = """
-import multiprocessing, sys, time
+import multiprocessing, os, sys, time
 from dagster import DagsterInstance, asset, materialize
 
 @asset(pool="warehouse")
@@ -38,9 +38,12 @@ if __name__ == "__main__":
     start, count = float(sys.argv[1]), int(sys.argv[2])
     # each run a process of its own, as a deployment's runs are; forked once Dagster is imported, so the
     # import is paid once, not once per run
-    with multiprocessing.get_context("fork").Pool(count) as pool:
-        for line in pool.map(one_run, [start] * count):
-            print(line, flush=True)
+    pool = multiprocessing.get_context("fork").Pool(count)
+    for line in pool.map(one_run, [start] * count):
+        print(line, flush=True)
+    # Every run has ended and said so. Leave without the pool's terminate: a forked worker that misses its
+    # SIGTERM held one clean-clone run open past the test's 5 minutes; the workers end with the pipe to them.
+    os._exit(0)
 """
 
 

@@ -139,17 +139,10 @@ def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: da
         tally.rejected_parts.append(_rejected_columns(
             con.sql(SQL.text("duckdb/products_without_id.sql"), params=params).to_arrow_table()))
         if _ascending(con, "SELECT product_id FROM raw_records WHERE product_id IS NOT NULL"):
-            con.execute("CREATE OR REPLACE TEMP VIEW ods_records AS " + SQL.text("duckdb/products_with_id.sql"))
-            reader = con.sql(SQL.text("duckdb/check_products.sql"), params=params).fetch_record_batch(BATCH_ROWS)
+            reader = _judged_as_read(con, params)
             accepted = _streamed(reader, tally)
         else:
-            con.execute("CREATE OR REPLACE TEMP VIEW ods_records AS " + SQL.text("duckdb/products_each_id_once.sql"))
-            con.execute("CREATE OR REPLACE TEMP TABLE ods_checked AS " + SQL.text("duckdb/check_products.sql"), params)
-            tally.rejected_parts.append(_rejected_columns(con.sql(
-                "SELECT * FROM ods_checked WHERE reason IS NOT NULL").to_arrow_table()))
-            (tally.accepted_rows,), = con.execute("SELECT count(*) FROM ods_checked WHERE reason IS NULL").fetchall()
-            tally.complete = True
-            reader = accepted = con.sql(accepted_in_order(con)).fetch_record_batch(BATCH_ROWS)
+            reader = accepted = _judged_into_table(con, params, tally)
         yield CheckedProducts(
             records=int(records),
             duplicates=int(duplicates),
@@ -167,6 +160,25 @@ def checked_products(con: duckdb.DuckDBPyConnection, raw: Any, snapshot_date: da
             con.execute("DROP VIEW IF EXISTS raw_records")
         else:
             con.unregister("raw_records")
+
+
+def _judged_as_read(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> pa.RecordBatchReader:
+    """The verdicts on the records with an id, in the snapshot's order, as DuckDB reaches them (each id once: the
+    caller checked that they strictly ascend)."""
+    con.execute("CREATE OR REPLACE TEMP VIEW ods_records AS " + SQL.text("duckdb/products_with_id.sql"))
+    return con.sql(SQL.text("duckdb/check_products.sql"), params=params).fetch_record_batch(BATCH_ROWS)
+
+
+def _judged_into_table(con: duckdb.DuckDBPyConnection, params: dict[str, Any], tally: _Tally) -> pa.RecordBatchReader:
+    """The verdicts on the records with an id — of an id listed twice, the later record — in the table
+    `ods_checked`: `tally` completed from it, and the accepted rows read back in product_id order."""
+    con.execute("CREATE OR REPLACE TEMP VIEW ods_records AS " + SQL.text("duckdb/products_each_id_once.sql"))
+    con.execute("CREATE OR REPLACE TEMP TABLE ods_checked AS " + SQL.text("duckdb/check_products.sql"), params)
+    tally.rejected_parts.append(_rejected_columns(
+        con.sql("SELECT * FROM ods_checked WHERE reason IS NOT NULL").to_arrow_table()))
+    (tally.accepted_rows,), = con.execute("SELECT count(*) FROM ods_checked WHERE reason IS NULL").fetchall()
+    tally.complete = True
+    return con.sql(accepted_in_order(con)).fetch_record_batch(BATCH_ROWS)
 
 
 def _rejected_columns(verdicts: pa.Table | pa.RecordBatch) -> pa.Table:
