@@ -13,10 +13,13 @@ from dagster import (
     AssetKey,
     DagsterEventType,
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     build_run_status_sensor_context,
     build_sensor_context,
     evaluate_automation_conditions,
 )
+from dagster._core.utils import make_new_run_id
 
 from ecommerce_assets.definitions import build_defs
 from ecommerce_assets.defs.products.keys import CHANGES, MART, ODS, RAW
@@ -41,6 +44,23 @@ def evaluate_lake_sensor(instance: DagsterInstance, lake: LakeResource, cursor: 
 
 def reported(result: Any) -> list[tuple[str, str]]:
     return [(e.partition, e.metadata["source"].value if "source" in e.metadata else "") for e in result.asset_events]
+
+
+def test_lake_sensor_waits_for_the_runs_of_the_day_before_judging_an_object(
+        dagster_instance: DagsterInstance, lake: LakeResource) -> None:
+    """The pipeline publishes its object a moment before its materialization records the object's ETag: a tick in
+    between must not report the pipeline's write as another system's. While a run of the day is queued or
+    running, an unknown object of that day waits; once the runs have ended, it is judged."""
+    client, bucket = lake.get_client(), lake.bucket
+    client.put_object(Bucket=bucket, Key=key_for("2025-04-05"), Body=b"PAR1 written by a run not yet recorded")
+    running = dagster_instance.add_run(DagsterRun(job_name="__ASSET_JOB", run_id=make_new_run_id(),
+                                                  status=DagsterRunStatus.STARTED,
+                                                  tags={"dagster/partition": "2025-04-05"}))
+    waiting = evaluate_lake_sensor(dagster_instance, lake, None)
+    assert waiting.asset_events == []
+    dagster_instance.report_run_failed(running)
+    judged = evaluate_lake_sensor(dagster_instance, lake, waiting.cursor)
+    assert reported(judged) == [("2025-04-05", "external")]
 
 
 def test_lake_sensor_records_external_snapshots(dagster_instance: DagsterInstance, any_lake: LakeResource,
