@@ -86,6 +86,9 @@ _HTTP_CLASSES = {"ConnectionError", "Timeout", "ConnectTimeout", "ReadTimeout", 
 _NETWORK_CLASSES = {"ConnectionRefusedError", "ConnectionResetError", "ConnectionAbortedError", "BrokenPipeError",
                     "TimeoutError", "timeout", "gaierror"}
 _WORKER_CLASSES = {"WorkerLostError", "DeadRun"}
+# DuckDB's errors around one a Python input stream raised (the mart reading a day from the warehouse): the
+# stream's error reaches them as text, not as a cause
+_DUCKDB_CARRIERS = {"InvalidInputException", "IOException"}
 _STOPS_ON_PURPOSE = {"Failure", "DagsterAssetCheckFailedError", "SchemaNotCurrent", "SettingError", "SetupProblem",
                      "UnreadableObject", "PartitionAbsent", "SnapshotAbsent", "PageShapeError",
                      "DagsterExecutionInterruptedError", "KeyboardInterrupt", "DagsterInvalidConfigError"}
@@ -112,6 +115,12 @@ def _verdict(name: str, message: str) -> Verdict | None:
             return Verdict("permanent", f"PostgreSQL refused the login or database ({line})", rerun=False)
         if name != "OperationalError" or _PG_TRANSIENT.search(message) or _NETWORK.search(message):
             return Verdict("transient", f"warehouse unreachable ({_what(message)})", rerun=True)
+        return None
+    if name in _DUCKDB_CARRIERS and "Python exception" in message:
+        if _PG_TRANSIENT.search(message):
+            return Verdict("transient", f"warehouse unreachable ({_what(message)})", rerun=True)
+        if _NETWORK.search(message):
+            return Verdict("transient", f"a service unreachable ({_what(message)})", rerun=True)
         return None
     if name in _S3_CLASSES:
         return Verdict("transient", f"lake (S3) unreachable ({_what(message)})", rerun=True)

@@ -81,6 +81,23 @@ def arrow_refused(port: int) -> BaseException:
     return raised(lambda: fs.open_input_stream("bucket/key"))
 
 
+def duckdb_stream_refused(port: int) -> BaseException:
+    """DuckDB reading a stream of the warehouse's rows (as the mart reads a day), the warehouse gone: DuckDB
+    carries the driver's error in its own, as text."""
+    import duckdb
+    import pyarrow as pa
+
+    schema = pa.schema([("product_id", pa.int64())])
+
+    def rows() -> Iterator[pa.RecordBatch]:
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/x", connect_timeout=2)
+        yield pa.record_batch([[1]], schema=schema)
+
+    con = duckdb.connect()
+    con.register("ods_products", pa.RecordBatchReader.from_batches(schema, rows()))
+    return raised(lambda: con.execute("SELECT count(*) FROM ods_products").fetchall())
+
+
 def requests_refused(port: int) -> BaseException:
     return raised(lambda: requests.get(f"http://127.0.0.1:{port}/products", timeout=2))
 
@@ -91,7 +108,8 @@ def requests_refused(port: int) -> BaseException:
     (boto_refused, "lake (S3) unreachable"),
     (arrow_refused, "lake (S3) unreachable (connection refused)"),
     (requests_refused, "a service unreachable (connection refused)"),
-], ids=["psycopg", "adbc", "botocore", "pyarrow-s3", "requests"])
+    (duckdb_stream_refused, "warehouse unreachable (connection refused)"),
+], ids=["psycopg", "adbc", "botocore", "pyarrow-s3", "requests", "duckdb-stream"])
 def test_a_service_that_does_not_answer_is_transient(closed_port: int, make: Callable[[int], BaseException],
                                                      cause: str) -> None:
     error = make(closed_port)
