@@ -38,8 +38,15 @@ class Verdict:
         return self.kind == "transient"
 
 
+# DuckDB's errors around one a Python input stream raised (the mart reading a day from the warehouse): the
+# stream's error reaches them as text — its traceback's last line, `module.Class: message` — not as a cause
+_DUCKDB_CARRIERS = {"InvalidInputException", "IOException"}
+_CARRIED = re.compile(r"Python exception: Traceback.*^([A-Za-z_][\w.]*): (.*)\Z", re.S | re.M)
+
+
 def _chain(error: BaseException | SerializableErrorInfo) -> Iterator[tuple[str, str]]:
-    """(class name, message) of the error, then of its causes and contexts, outermost first."""
+    """(class name, message) of the error, then of its causes and contexts, outermost first; after an error of
+    DuckDB's around one a Python input stream raised, that one (carried in its text, not as a cause)."""
     seen: set[int] = set()
     pending: list[BaseException | SerializableErrorInfo | None] = [error]
     while pending:
@@ -48,11 +55,14 @@ def _chain(error: BaseException | SerializableErrorInfo) -> Iterator[tuple[str, 
             continue
         seen.add(id(current))
         if isinstance(current, SerializableErrorInfo):
-            yield current.cls_name or "", current.message
+            name, message = current.cls_name or "", current.message
             pending.extend([current.cause, current.context])
         else:
-            yield type(current).__name__, str(current)
+            name, message = type(current).__name__, str(current)
             pending.extend([current.__cause__, current.__context__])
+        yield name, message
+        if name in _DUCKDB_CARRIERS and (carried := _CARRIED.search(message)):
+            yield carried.group(1).rsplit(".", 1)[-1], carried.group(2)
 
 
 def _first_line(message: str) -> str:
@@ -86,9 +96,7 @@ _HTTP_CLASSES = {"ConnectionError", "Timeout", "ConnectTimeout", "ReadTimeout", 
 _NETWORK_CLASSES = {"ConnectionRefusedError", "ConnectionResetError", "ConnectionAbortedError", "BrokenPipeError",
                     "TimeoutError", "timeout", "gaierror"}
 _WORKER_CLASSES = {"WorkerLostError", "DeadRun"}
-# DuckDB's errors around one a Python input stream raised (the mart reading a day from the warehouse): the
-# stream's error reaches them as text, not as a cause
-_DUCKDB_CARRIERS = {"InvalidInputException", "IOException"}
+
 _STOPS_ON_PURPOSE = {"Failure", "DagsterAssetCheckFailedError", "SchemaNotCurrent", "SettingError", "SetupProblem",
                      "UnreadableObject", "PartitionAbsent", "SnapshotAbsent", "PageShapeError",
                      "DagsterExecutionInterruptedError", "KeyboardInterrupt", "DagsterInvalidConfigError"}
@@ -115,12 +123,6 @@ def _verdict(name: str, message: str) -> Verdict | None:
             return Verdict("permanent", f"PostgreSQL refused the login or database ({line})", rerun=False)
         if name != "OperationalError" or _PG_TRANSIENT.search(message) or _NETWORK.search(message):
             return Verdict("transient", f"warehouse unreachable ({_what(message)})", rerun=True)
-        return None
-    if name in _DUCKDB_CARRIERS and "Python exception" in message:
-        if _PG_TRANSIENT.search(message):
-            return Verdict("transient", f"warehouse unreachable ({_what(message)})", rerun=True)
-        if _NETWORK.search(message):
-            return Verdict("transient", f"a service unreachable ({_what(message)})", rerun=True)
         return None
     if name in _S3_CLASSES:
         return Verdict("transient", f"lake (S3) unreachable ({_what(message)})", rerun=True)
