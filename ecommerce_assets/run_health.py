@@ -19,6 +19,9 @@ PID_TAG = "ecom/pid"
 HOST_TAG = "ecom/host"
 DEAD_RUN_TAG = "ecom/dead_run"
 LIVE = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+# queued or running: a run that is still to write what it was asked for
+IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+             DagsterRunStatus.STARTED]
 
 
 def process_tags() -> dict[str, str]:

@@ -109,11 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_bytes(body[: len(body) // 2], "application/json")
         elif fault.kind == "cut":
             body = json.dumps(payload).encode()
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 2])
+            self._send_bytes(body, "application/json", sent=len(body) // 2)
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -129,14 +125,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_bytes(json.dumps(body).encode(), "application/json", status, headers)
 
     def _send_bytes(self, data: bytes, content_type: str, status: HTTPStatus = HTTPStatus.OK,
-                    headers: dict[str, str] | None = None) -> None:
+                    headers: dict[str, str] | None = None, sent: int | None = None) -> None:
+        """`data` declared whole; its first `sent` bytes written (all of them unless told)."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        self.wfile.write(data if sent is None else data[:sent])
 
 
 def _server_timing(started: float) -> dict[str, str]:

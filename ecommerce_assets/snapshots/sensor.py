@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dagster import (
     AssetMaterialization,
     AssetRecordsFilter,
-    DagsterRunStatus,
     DefaultSensorStatus,
     MetadataValue,
     RunsFilter,
@@ -19,6 +18,7 @@ from dagster import (
 from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.pace import DEFAULT_PACE, SensorPace
 from ecommerce_assets.partitions import daily_partitions
+from ecommerce_assets.run_health import IN_FLIGHT
 from ecommerce_assets.snapshots.endpoint import Endpoint
 
 
@@ -32,10 +32,6 @@ def _known_etag(context: SensorEvaluationContext, endpoint: Endpoint, partition:
         if materialization is not None and "etag" in materialization.metadata:
             return str(materialization.metadata["etag"].value).strip('"')
     return None
-
-
-IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-             DagsterRunStatus.STARTED]
 
 
 def _day_in_flight(context: SensorEvaluationContext, partition: str) -> bool:

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from dagster import (
     AssetRecordsFilter,
-    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
@@ -20,11 +19,8 @@ from ecommerce_assets.defs.products.history import next_snapshot, previous_snaps
 from ecommerce_assets.defs.products.jobs import dm_ecommerce_job, ecommerce_daily_job, warehouse_job
 from ecommerce_assets.defs.products.keys import CHANGES, MART, ODS
 from ecommerce_assets.pace import DEFAULT_PACE, SensorPace
+from ecommerce_assets.run_health import IN_FLIGHT
 from ecommerce_assets.warehouse import WarehouseResource
-
-IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-             DagsterRunStatus.STARTED]
-
 
 # the named jobs that derive the changes: their runs (Airflow's, the CLI's) carry the job's name, not a selection
 DERIVING_JOBS = frozenset({dm_ecommerce_job.name, ecommerce_daily_job.name, warehouse_job.name})

@@ -36,7 +36,7 @@ ODS_COLUMNS: tuple[str, ...] = (
 
 BATCH_ROWS = 16_384  # accepted rows come out of DuckDB in batches of this many (the COPY's batch size)
 
-# The rejected records' columns, in this order.
+# The rejected records' columns, in this order; `payload` is the verdicts' record_json.
 REJECTED_COLUMNS: tuple[str, ...] = ("snapshot_date", "record_index", "product_id", "reason", "payload")
 
 
@@ -184,8 +184,7 @@ def _judged_into_table(con: duckdb.DuckDBPyConnection, params: dict[str, Any], t
 def _rejected_columns(verdicts: pa.Table | pa.RecordBatch) -> pa.Table:
     """The rejected records' columns of rows of the rules' verdicts."""
     table = verdicts if isinstance(verdicts, pa.Table) else pa.Table.from_batches([verdicts])
-    return table.select(["snapshot_date", "record_index", "product_id", "reason", "record_json"]).rename_columns(
-        list(REJECTED_COLUMNS))
+    return table.select([*REJECTED_COLUMNS[:-1], "record_json"]).rename_columns(list(REJECTED_COLUMNS))
 
 
 def _streamed(reader: pa.RecordBatchReader, tally: _Tally) -> pa.RecordBatchReader:
