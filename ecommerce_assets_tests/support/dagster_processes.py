@@ -80,7 +80,10 @@ def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[sub
 
 @contextmanager
 def dagster_stack(tmp_path: Path, pg_dsn: str, lake: LakeResource, api_url: str,
-                  webserver: bool = False, extra_env: dict[str, str] | None = None) -> Iterator[DagsterStack]:
+                  webserver: bool = False, extra_env: dict[str, str] | None = None, daemon: bool = True
+                  ) -> Iterator[DagsterStack]:
+    """The code location's server, the daemon (without it submitted runs stay queued) and, if asked, the
+    webserver, on a fresh instance in `tmp_path`."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     write_instance_yaml(home, pg_dsn)
@@ -102,7 +105,8 @@ def dagster_stack(tmp_path: Path, pg_dsn: str, lake: LakeResource, api_url: str,
         instance = stack.enter_context(DagsterInstance.from_config(str(home)))
         init_dagster(instance, pools_of(defs))  # the deployment's set-up step, before any run
         workspace = str(_serve_code_location(stack, env, log, home))
-        stack.enter_context(_process([str(BIN / "dagster-daemon"), "run", "-w", workspace], env, log))
+        if daemon:
+            stack.enter_context(_process([str(BIN / "dagster-daemon"), "run", "-w", workspace], env, log))
         url = None
         if webserver:
             for attempt in range(3):  # a port found free can be taken (by a code server) before the webserver binds it

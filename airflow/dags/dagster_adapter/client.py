@@ -4,6 +4,7 @@ and retries on transient errors (webserver restarting, 5xx, connection refused).
 import re
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -16,13 +17,29 @@ PARTITION_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 # dagster-graphql's client submits, polls and terminates runs but cannot look up materializations or
-# runs by tag, nor read a failed run's errors: these three read-only queries fill the gap.
+# runs by tag, nor read a failed run's errors: these read-only queries fill the gap.
+_IN_FLIGHT_RUNS = """
+fragment PartitionRuns on Query {
+  runsOrError(filter: {tags: [{key: "dagster/partition", value: $tag}], statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) {
+    ... on Runs { results { runId status creationTime tags { key value } assets { key { path } } } }
+  }
+}
+"""
 _PARTITION_STATE = """
 query PartitionState($asset: AssetKeyInput!, $upstream: AssetKeyInput!, $partition: String!, $tag: String!) {
   asset: assetOrError(assetKey: $asset) { ... on Asset { assetMaterializations(partitions: [$partition], limit: 1) { runId timestamp } } }
   upstream: assetOrError(assetKey: $upstream) { ... on Asset { assetMaterializations(partitions: [$partition], limit: 1) { runId timestamp } } }
-  runsOrError(filter: {tags: [{key: "dagster/partition", value: $tag}], statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) {
-    ... on Runs { results { runId status assetSelection { path } } }
+  ...PartitionRuns
+}
+""" + _IN_FLIGHT_RUNS
+_PARTITION_RUNS = """
+query PartitionRuns($tag: String!) { ...PartitionRuns }
+""" + _IN_FLIGHT_RUNS
+_RUN = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) {
+    ... on Run { runId status creationTime tags { key value } assets { key { path } } }
+    ... on RunNotFoundError { message }
   }
 }
 """
@@ -63,6 +80,54 @@ def with_retries(fn: Callable[[], T]) -> T:
 class PartitionState:
     materialized_by: str | None          # run that materialized the asset partition after its upstream, if any
     in_flight_run: str | None            # a queued or running run that targets the asset partition, if any
+
+
+WAITING = {"QUEUED", "NOT_STARTED"}      # in the run queue: cancelled before anything ran
+
+
+@dataclass(frozen=True)
+class PartitionRun:
+    """A Dagster run of one partition: when and by whom it was submitted, what it builds."""
+
+    run_id: str
+    status: str
+    created: float
+    assets: frozenset[str]
+    tags: dict[str, str]
+
+    @classmethod
+    def parse(cls, run: dict[str, Any]) -> "PartitionRun":
+        return cls(run_id=str(run["runId"]), status=str(run["status"]), created=float(run["creationTime"]),
+                   assets=frozenset("/".join(asset["key"]["path"]) for asset in run.get("assets") or []),
+                   tags={tag["key"]: tag["value"] for tag in run.get("tags") or []})
+
+    def first(self, other: "PartitionRun") -> bool:
+        """Submitted before `other` (the run id breaks a tie, so every observer names the same first run)."""
+        return (self.created, self.run_id) < (other.created, other.run_id)
+
+    def gives_way_to(self, other: "PartitionRun") -> bool:
+        """`other` builds all this run builds, and was submitted first or builds more."""
+        return other is not self and other.assets >= self.assets and (other.first(self) or other.assets > self.assets)
+
+    @property
+    def submitter(self) -> str:
+        if "airflow/dag_id" in self.tags:
+            return f"Airflow DAG {self.tags['airflow/dag_id']}"
+        if "dagster/sensor_name" in self.tags:
+            return f"Dagster sensor {self.tags['dagster/sensor_name']}"
+        if "dagster/backfill" in self.tags:
+            return f"Dagster backfill {self.tags['dagster/backfill']}"
+        return "Dagster"
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """Which run of an asset partition is waited for once two submitters met: `run_id`, with the runs
+    cancelled as duplicates (ours among them when another came first), each with a line for the log."""
+
+    run_id: str
+    cancelled: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,12 +197,65 @@ class DagsterEndpoint:
         materialized_by = None
         if own and (not up or float(own[0]["timestamp"]) >= float(up[0]["timestamp"])):
             materialized_by = str(own[0]["runId"])
-        in_flight = None
-        for run in (data.get("runsOrError") or {}).get("results") or []:
-            if [asset] in [key["path"] for key in run.get("assetSelection") or []]:
-                in_flight = str(run["runId"])
-                break
+        in_flight = next((run.run_id for run in _targeting(data, asset)), None)
         return PartitionState(materialized_by=materialized_by, in_flight_run=in_flight)
+
+    def in_flight(self, asset: str, partition: str) -> list[PartitionRun]:
+        """The queued and running runs of `partition` whose selection holds `asset`."""
+        return _targeting(self.query(_PARTITION_RUNS, {"tag": partition}), asset)
+
+    def settle(self, asset: str, partition: str, ours: str) -> Settlement:
+        """One run per asset partition when we submitted `ours` as another submitter (Dagster's automation, a
+        backfill, another Airflow run) submitted one of its own: both looked, saw none, and submitted.
+
+        A run gives way to another that builds all it builds and was submitted first or builds more: ours is
+        cancelled while still queued and that run is awaited; runs that give way to ours are cancelled while
+        queued. Every submitter that settles judges the same way, so two Airflow runs of one day agree. If ours
+        has been cancelled, a run it gives way to is awaited. Runs that have left the queue are left to end (the
+        assets' writes are idempotent), and the notes say so."""
+        runs = self.in_flight(asset, partition)
+        mine = next((run for run in runs if run.run_id == ours), None)
+        if mine is None:
+            mine = self.run(ours)
+            winner = _first([run for run in runs if mine.gives_way_to(run)])
+            if mine.status == "CANCELED" and winner is not None:
+                return Settlement(winner.run_id, notes=(
+                    f"run {ours} was cancelled; run {winner.run_id} ({winner.submitter}), which builds {asset} "
+                    f"{partition}{_why(winner, mine)}, is queued or running: waiting for {winner.run_id}",))
+            return Settlement(ours)
+        winner = _first([run for run in runs if mine.gives_way_to(run)])
+        if winner is not None:
+            if mine.status not in WAITING or not self._cancel(ours):
+                return Settlement(ours, notes=(
+                    f"run {winner.run_id} ({winner.submitter}) builds {asset} {partition} too{_why(winner, mine)}; "
+                    "ours had left the queue, so both run",))
+            return Settlement(winner.run_id, (ours,), (
+                f"run {winner.run_id} ({winner.submitter}) builds {asset} {partition} too{_why(winner, mine)}: "
+                f"cancelled ours ({ours}) before it started, waiting for {winner.run_id}",))
+        cancelled, notes = [], []
+        for run in runs:
+            if run is mine or not run.gives_way_to(mine):
+                continue
+            if run.status in WAITING and self._cancel(run.run_id):
+                cancelled.append(run.run_id)
+                notes.append(f"cancelled run {run.run_id} ({run.submitter}) before it started: ours builds "
+                             f"{asset} {partition} too{_why(mine, run)}")
+            else:
+                notes.append(f"ours and run {run.run_id} ({run.submitter}) both build {asset} {partition}; it "
+                             "had left the queue before it could be cancelled, so both run")
+        return Settlement(ours, tuple(cancelled), tuple(notes))
+
+    def run(self, run_id: str) -> PartitionRun:
+        data = self.query(_RUN, {"runId": run_id})["runOrError"]
+        if "runId" not in data:
+            raise RuntimeError(f"Dagster has no run {run_id}: {data.get('message', data)}")
+        return PartitionRun.parse(data)
+
+    def _cancel(self, run_id: str) -> bool:
+        """Cancel a queued run; False if it had left the queue first (started, or ended)."""
+        with suppress(DagsterGraphQLClientError):  # not cancellable any more: its status says why
+            self.terminate(run_id)
+        return self.status(run_id) == "CANCELED"
 
     def failure(self, run_id: str) -> str:
         """The errors of a failed run, innermost first where Dagster wrapped them."""
@@ -152,6 +270,24 @@ class DagsterEndpoint:
         if not lines:
             lines = [e["message"] for e in events if e["__typename"] == "RunFailureEvent" and e.get("message")]
         return "\n".join(lines) or "no error message recorded"
+
+
+def _why(winner: PartitionRun, loser: PartitionRun) -> str:
+    """Why `loser` gives way to `winner`, as the end of a sentence about `winner`."""
+    more = sorted(winner.assets - loser.assets)
+    if more:
+        named = ", ".join(more[:3]) + (f" and {len(more) - 3} more" if len(more) > 3 else "")
+        return f" and more ({named})"
+    return f", submitted {loser.created - winner.created:.1f} s earlier"
+
+
+def _first(runs: list[PartitionRun]) -> PartitionRun | None:
+    return min(runs, key=lambda run: (run.created, run.run_id), default=None)
+
+
+def _targeting(data: dict[str, Any], asset: str) -> list[PartitionRun]:
+    runs = [PartitionRun.parse(run) for run in (data.get("runsOrError") or {}).get("results") or []]
+    return [run for run in runs if asset in run.assets]
 
 
 def endpoint_from_connection(conn: Any) -> DagsterEndpoint:

@@ -1,11 +1,12 @@
 """The operator: materialize one asset partition (= Airflow's ds) in Dagster and succeed or fail with it."""
 
+import time
 from typing import Any
 
 from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from dagster_adapter.client import DagsterEndpoint, check_partition_key, endpoint_from_connection
+from dagster_adapter.client import TERMINAL, DagsterEndpoint, check_partition_key, endpoint_from_connection
 from dagster_adapter.settings import DAGSTER_CONN_ID, POLL_SECONDS
 
 
@@ -52,18 +53,20 @@ class DagsterAssetPartitionOperator(BaseOperator):
                 run_id = state.in_flight_run
                 self.log.info("Dagster is already materializing %s %s (automation): waiting for run %s",
                               self.asset, partition, run_id)
+        submitted = None
         if run_id is None:
             tags = {"airflow/dag_id": str(context["dag"].dag_id), "airflow/run_id": str(context["run_id"])}
-            run_id = endpoint.submit(self.job, partition, self.run_config, tags)
+            run_id = submitted = endpoint.submit(self.job, partition, self.run_config, tags)
             self.log.info("submitted Dagster job %s for partition %s", self.job, partition)
         self._run_id = run_id
         self.log.info("Dagster run %s: %s", run_id, endpoint.run_url(run_id))
         try:
-            status = endpoint.wait(run_id, self.poll_seconds)
+            status = self._wait(endpoint, partition, submitted if self.upstream and not force else None)
         except BaseException:
             # Timeout or interruption of this task: the Dagster run must not outlive it.
             self._terminate()
             raise
+        run_id = self._run_id
         if status != "SUCCESS":
             # Dagster already retried what is worth retrying inside the run; Airflow retries would only
             # repeat a failed run, so fail without them (errors reaching Dagster are retried above).
@@ -73,6 +76,29 @@ class DagsterAssetPartitionOperator(BaseOperator):
             )
         self.log.info("Dagster run %s succeeded: %s %s materialized", run_id, self.asset, partition)
         return run_id
+
+    def _wait(self, endpoint: DagsterEndpoint, partition: str, submitted: str | None) -> str:
+        """Poll the run until it ends. With a run we `submitted`, another submitter's run of the same asset
+        partition — submitted in the moment between our look and our submission — is settled with ours while
+        ours waits in the queue or runs (DagsterEndpoint.settle): one of the two is cancelled before it starts,
+        and the other awaited. A cancelled run is settled once more, so its successor is awaited."""
+        assert self._run_id is not None
+        said: set[str] = set()
+        while True:
+            status = endpoint.status(self._run_id)
+            if submitted is not None and (status == "CANCELED" or (self._run_id == submitted and status not in TERMINAL)):
+                settled = endpoint.settle(self.asset, partition, submitted)
+                for note in settled.notes:
+                    if note not in said:
+                        said.add(note)
+                        self.log.warning("%s", note)
+                if settled.run_id != self._run_id:
+                    self._run_id = settled.run_id
+                    self.log.info("Dagster run %s: %s", settled.run_id, endpoint.run_url(settled.run_id))
+                    continue
+            if status in TERMINAL:
+                return status
+            time.sleep(self.poll_seconds)
 
     def on_kill(self) -> None:
         self._terminate()
