@@ -112,4 +112,3 @@ def test_two_submitters_of_one_asset_partition_are_settled_to_one_run(
         assert settled.notes == (f"ours and run {theirs} (Dagster sensor ecommerce_automation_sensor) both build "
                                  "ods_fct_products 2025-03-06; it had left the queue before it could be cancelled, "
                                  "so both run",)
-

@@ -2,7 +2,6 @@
 and retries on transient errors (webserver restarting, 5xx, connection refused)."""
 
 import re
-import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -101,9 +100,14 @@ class PartitionRun:
                    assets=frozenset("/".join(asset["key"]["path"]) for asset in run.get("assets") or []),
                    tags={tag["key"]: tag["value"] for tag in run.get("tags") or []})
 
+    @property
+    def order(self) -> tuple[float, str]:
+        """When it was submitted (the run id breaks a tie, so every observer names the same first run)."""
+        return self.created, self.run_id
+
     def first(self, other: "PartitionRun") -> bool:
-        """Submitted before `other` (the run id breaks a tie, so every observer names the same first run)."""
-        return (self.created, self.run_id) < (other.created, other.run_id)
+        """Submitted before `other`."""
+        return self.order < other.order
 
     def gives_way_to(self, other: "PartitionRun") -> bool:
         """`other` builds all this run builds, and was submitted first or builds more."""
@@ -180,15 +184,6 @@ class DagsterEndpoint:
     def terminate(self, run_id: str) -> None:
         with_retries(lambda: self.client().terminate_run(run_id))
 
-    def wait(self, run_id: str, poll_seconds: float, on_poll: Callable[[str], None] | None = None) -> str:
-        while True:
-            status = self.status(run_id)
-            if on_poll:
-                on_poll(status)
-            if status in TERMINAL:
-                return status
-            time.sleep(poll_seconds)
-
     def partition_state(self, asset: str, upstream: str, partition: str) -> PartitionState:
         data = self.query(_PARTITION_STATE, {"asset": {"path": [asset]}, "upstream": {"path": [upstream]},
                                              "partition": partition, "tag": partition})
@@ -214,16 +209,15 @@ class DagsterEndpoint:
         has been cancelled, a run it gives way to is awaited. Runs that have left the queue are left to end (the
         assets' writes are idempotent), and the notes say so."""
         runs = self.in_flight(asset, partition)
-        mine = next((run for run in runs if run.run_id == ours), None)
-        if mine is None:
-            mine = self.run(ours)
-            winner = _first([run for run in runs if mine.gives_way_to(run)])
+        listed = next((run for run in runs if run.run_id == ours), None)
+        mine = listed or self.run(ours)  # not listed: ours has ended
+        winner = _first([run for run in runs if mine.gives_way_to(run)])
+        if listed is None:
             if mine.status == "CANCELED" and winner is not None:
                 return Settlement(winner.run_id, notes=(
                     f"run {ours} was cancelled; run {winner.run_id} ({winner.submitter}), which builds {asset} "
                     f"{partition}{_why(winner, mine)}, is queued or running: waiting for {winner.run_id}",))
             return Settlement(ours)
-        winner = _first([run for run in runs if mine.gives_way_to(run)])
         if winner is not None:
             if mine.status not in WAITING or not self._cancel(ours):
                 return Settlement(ours, notes=(
@@ -282,7 +276,7 @@ def _why(winner: PartitionRun, loser: PartitionRun) -> str:
 
 
 def _first(runs: list[PartitionRun]) -> PartitionRun | None:
-    return min(runs, key=lambda run: (run.created, run.run_id), default=None)
+    return min(runs, key=lambda run: run.order, default=None)
 
 
 def _targeting(data: dict[str, Any], asset: str) -> list[PartitionRun]:
