@@ -1,12 +1,13 @@
 -- Helpers for the ODS rules of every domain. A field arrives as its JSON text `j` (from json_extract; NULL when
 -- absent): its kind is read off the first character of `j`, and only a string is unescaped, so no value is
--- parsed twice.
+-- parsed twice. That character is compared as a byte prefix (`prefix`), never cut out as a substring: `left(j, 1)`
+-- decodes UTF-8 to find the first character, and the rules ask it a few dozen times a record (5 % of their CPU).
 CREATE OR REPLACE TEMP MACRO ecom_kind(j) AS CASE
     WHEN j IS NULL OR j = 'null' THEN 'null'
-    WHEN left(j, 1) = '"' THEN 'string'
-    WHEN left(j, 1) IN ('t', 'f') THEN 'boolean'
-    WHEN left(j, 1) = '{' THEN 'object'
-    WHEN left(j, 1) = '[' THEN 'array'
+    WHEN prefix(j, '"') THEN 'string'
+    WHEN prefix(j, 't') OR prefix(j, 'f') THEN 'boolean'
+    WHEN prefix(j, '{') THEN 'object'
+    WHEN prefix(j, '[') THEN 'array'
     ELSE 'number'
 END;
 
@@ -14,7 +15,7 @@ END;
 CREATE OR REPLACE TEMP MACRO ecom_trim(s) AS trim(s, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13));
 
 -- The unescaped value of a JSON string; NULL for any other kind (or absent).
-CREATE OR REPLACE TEMP MACRO ecom_string(j) AS CASE WHEN left(j, 1) = '"' THEN j ->> '$' END;
+CREATE OR REPLACE TEMP MACRO ecom_string(j) AS CASE WHEN prefix(j, '"') THEN j ->> '$' END;
 
 -- The text of a number or numeric string, trimmed; NULL when absent, null or an empty string; '' marks
 -- a kind that can never be numeric (boolean, object, array).

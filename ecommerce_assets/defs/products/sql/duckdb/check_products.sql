@@ -34,7 +34,7 @@ fields AS (
         ecom_string(j[10]) AS availability_status,
         ecom_string(j[14]) AS created_at_s,
         ecom_string(j[15]) AS updated_at_s,
-        CASE WHEN left(j[11], 1) = '[' THEN json_extract(j[11], '$[*]')::VARCHAR[] END AS tag_items_j,
+        CASE WHEN prefix(j[11], '[') THEN json_extract(j[11], '$[*]')::VARCHAR[] END AS tag_items_j,
         ecom_num_text(j[6]) AS price_t,
         ecom_num_text(j[7]) AS discount_percentage_t,
         ecom_num_text(j[8]) AS rating_t,
@@ -109,7 +109,7 @@ checked AS (
             WHEN ecom_kind(sku_j) NOT IN ('null', 'string') THEN 'sku_not_text'
             WHEN ecom_kind(availability_status_j) NOT IN ('null', 'string') THEN 'availability_status_not_text'
             WHEN ecom_kind(tags_j) <> 'null' AND NOT coalesce(list_bool_and(list_transform(
-                    tag_items_j, lambda t: left(t, 1) = '"')), ecom_kind(tags_j) = 'array')
+                    tag_items_j, lambda t: prefix(t, '"'))), ecom_kind(tags_j) = 'array')
                 THEN 'tags_not_text_list'
             -- PostgreSQL text and jsonb cannot hold NUL characters (decoded values: an escaped backslash
             -- followed by `u0000` is text, not NUL)

@@ -22,7 +22,7 @@ carts AS (
         j IS NULL AS undecodable,
         coalesce(json_type(try(record_json::JSON)), 'NULL') AS record_type,
         j[1] AS id_j, j[2] AS user_j,
-        CASE WHEN left(j[3], 1) = '[' THEN json_extract(j[3], '$[*]')::VARCHAR[] END AS items,
+        CASE WHEN prefix(j[3], '[') THEN json_extract(j[3], '$[*]')::VARCHAR[] END AS items,
         ecom_num_text(j[4]) AS total_t,
         ecom_num_text(j[5]) AS discounted_total_t
     FROM parsed
