@@ -24,7 +24,7 @@ class FetchStats:
     total: int | None = None
     body_bytes: int = 0
     started: float = field(default_factory=time.monotonic)
-    ids: list[pa.Array] = field(default_factory=list)
+    last_ids: pa.Array | None = None  # the last page's ids, which the next page must not repeat
 
     def summary(self) -> dict[str, Any]:
         seconds = time.monotonic() - self.started
@@ -52,12 +52,13 @@ def snapshot_batches(endpoint: Endpoint, client: CatalogClient, duckdb: DuckDBRe
             batch = page_batch(records, first_index=stats.records, skip=page.skip, fetched_at=page.fetched_at,
                                source_url=page.url, schema=schema)
             ids = batch.column(endpoint.id_column)
-            if stats.ids and len(ids) and ids.null_count < len(ids) and ids.equals(stats.ids[-1]):
+            last = stats.last_ids
+            if last is not None and len(ids) and ids.null_count < len(ids) and ids.equals(last):
                 raise CatalogFetchError(
                     f"the page at skip={page.skip} repeats the previous page's records (ids "
                     f"{ids[0].as_py()}..{ids[-1].as_py()}): the API is paging wrongly; not storing a torn snapshot"
                 )
-            stats.ids.append(ids)
+            stats.last_ids = ids
             yield batch
             stats.records += page.count
             stats.pages += 1

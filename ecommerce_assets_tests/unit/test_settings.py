@@ -3,11 +3,17 @@ shows (the repository snapshot the webserver reads), with the value in effect â€
 only â€” and every setting is documented in `.env.example` and the configuration table (docs/configuration.md)."""
 
 import ast
+import base64
 import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import duckdb
 import pytest
 from dagster._core.remote_representation.external_data import RepositorySnap
 
@@ -16,6 +22,7 @@ from ecommerce_assets.environment import resources_from_env, sensor_pace_from_en
 from ecommerce_assets.executors import executor_from_env
 from ecommerce_assets.resources.catalog_api import CatalogClient, ClientSettings
 from ecommerce_assets.settings import SETTINGS, SettingError, integer
+from ecommerce_assets.transforms.raw_snapshot import page_parser
 from ecommerce_assets_tests.support.helpers import REPO_ROOT, newcomer
 
 # Where each variable lands: (resource key in the Definitions, field)
@@ -197,3 +204,61 @@ def test_the_catalog_client_reads_proxies_and_netrc_from_the_environment_once(
     monkeypatch.setenv("NO_PROXY", "shop.example")
     assert "https" not in session("https://shop.example/api").proxies
     assert session("https://other.example").auth is None
+
+
+class _RecordingShop(BaseHTTPRequestHandler):
+    """Three products, one a page; records what each request sent and sets a cookie on every answer."""
+
+    seen: list[dict[str, str | None]]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        skip = int(parse_qs(urlsplit(self.path).query)["skip"][0])
+        self.seen.append({name: self.headers.get(name) for name in ("Accept", "Authorization", "Cookie")})
+        body = json.dumps({"products": [{"id": skip + 1}], "total": 3}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Set-Cookie", f"visit={skip + 1}; Path=/")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def recording_shop() -> Iterator[tuple[str, list[dict[str, str | None]]]]:
+    seen: list[dict[str, str | None]] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Shop", (_RecordingShop,), {"seen": seen}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_every_page_sends_the_sessions_headers_credentials_and_cookies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recording_shop: tuple[str, list[dict[str, str | None]]]) -> None:
+    """A page's request is copied from one prepared with the thread's session (Session.request's merging of the
+    session's settings into every request cost the fetching threads' GIL), and still sends what Session.request
+    sent: the session's Accept header, the ~/.netrc credentials of the API's host, the cookies earlier answers set."""
+    base_url, seen = recording_shop
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login reader password s3cret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    client = CatalogClient(ClientSettings(base_url=base_url, page_size=1, timeout_seconds=5, max_retries=0,
+                                          backoff_factor=0, max_response_bytes=1000, max_records=10))
+    con = duckdb.connect()
+    pages = list(client.iter_pages("products", new_parser=lambda: page_parser(con.cursor())))
+    client.close()
+
+    assert [page.records.column("record_id").to_pylist() for page in pages] == [[1], [2], [3]]
+    credentials = "Basic " + base64.b64encode(b"reader:s3cret").decode()
+    assert seen == [
+        {"Accept": "application/json", "Authorization": credentials, "Cookie": None},
+        {"Accept": "application/json", "Authorization": credentials, "Cookie": "visit=1"},
+        {"Accept": "application/json", "Authorization": credentials, "Cookie": "visit=2"},
+    ]
