@@ -7,7 +7,7 @@ from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from dagster_adapter.client import TERMINAL, DagsterEndpoint, check_partition_key, endpoint_from_connection
-from dagster_adapter.settings import DAGSTER_CONN_ID, POLL_SECONDS
+from dagster_adapter.settings import DAGSTER_CONN_ID, POLL_SECONDS, SETTLE_POLL_SECONDS, SETTLE_WINDOW_SECONDS
 
 
 class DagsterAssetPartitionOperator(BaseOperator):
@@ -81,9 +81,13 @@ class DagsterAssetPartitionOperator(BaseOperator):
         """Poll the run until it ends. With a run we `submitted`, another submitter's run of the same asset
         partition — submitted in the moment between our look and our submission — is settled with ours while
         ours waits in the queue or runs (DagsterEndpoint.settle): one of the two is cancelled before it starts,
-        and the other awaited. A cancelled run is settled once more, so its successor is awaited."""
+        and the other awaited. A cancelled run is settled once more, so its successor is awaited. In the first
+        SETTLE_WINDOW_SECONDS after our submission, when such a run appears, it is looked for every
+        SETTLE_POLL_SECONDS: the daemon takes a run out of the queue within seconds, and only a queued run can
+        be cancelled."""
         assert self._run_id is not None
         said: set[str] = set()
+        submitted_at = time.monotonic()
         while True:
             status = endpoint.status(self._run_id)
             if submitted is not None and (status == "CANCELED" or (self._run_id == submitted and status not in TERMINAL)):
@@ -98,7 +102,8 @@ class DagsterAssetPartitionOperator(BaseOperator):
                     continue
             if status in TERMINAL:
                 return status
-            time.sleep(self.poll_seconds)
+            settling = submitted is not None and time.monotonic() - submitted_at < SETTLE_WINDOW_SECONDS
+            time.sleep(min(self.poll_seconds, SETTLE_POLL_SECONDS) if settling else self.poll_seconds)
 
     def on_kill(self) -> None:
         self._terminate()

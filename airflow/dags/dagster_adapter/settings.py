@@ -12,6 +12,12 @@ SCHEDULE_CRON = "0 5 * * *"          # the old pipeline's time, in the old pipel
 SCHEDULE_TIMEZONE = "Europe/Moscow"
 
 POLL_SECONDS = 5.0
+# Right after our submission, a run another submitter created in the same moment (Dagster's automation, whose tick
+# read the partition's state before our run existed) is looked for this often, for this long: the daemon takes a
+# queued run out of the queue within its 5-second dequeue interval, and only a run still queued can be cancelled.
+# The window outlasts the automation sensor's 15-second interval.
+SETTLE_POLL_SECONDS = 0.5
+SETTLE_WINDOW_SECONDS = 30.0
 RUN_TIMEOUT = timedelta(hours=2)      # an Airflow task timing out terminates its Dagster run
 SENSOR_TIMEOUT = timedelta(hours=6)
 SENSOR_POKE_SECONDS = 60
