@@ -138,7 +138,7 @@ class CatalogClient:
     def _request(self, url: str) -> requests.PreparedRequest:
         """A GET of `url` as this thread's session prepares one — its headers, its auth, its cookies of the moment —
         copied from the request prepared with the session. `Session.request` merges the session's settings into
-        every request anew: requests' runtime Protocol checks, 0.25 ms a page under the GIL the fetching threads
+        every request anew: requests' runtime Protocol checks, 0.2 ms a page under the GIL the fetching threads
         share."""
         session = self.session
         request: requests.PreparedRequest = self._local.prepared.copy()
