@@ -48,8 +48,8 @@ from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.warehouse import migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' support code: resources, oracles, services
-from ecommerce_assets_tests.integration.test_sensors import Receiver
 from ecommerce_assets_tests.support.helpers import make_resources, run_partition
+from ecommerce_assets_tests.support.http_servers import Receiver, receiving
 from ecommerce_assets_tests.support.outage import outage_of
 from ecommerce_assets_tests.support.sensor_calls import alert, heal
 from ecommerce_assets_tests.support.services import embedded_s3, postgres_answers
@@ -295,9 +295,8 @@ def main() -> None:
         print(f"step retries: ECOM_STEP_RETRIES={os.environ['ECOM_STEP_RETRIES']}", flush=True)
         rows = []
         for case in FAULTS:
-            receiver = Receiver(200)
             instance = stack.enter_context(DagsterInstance.ephemeral())
-            with fresh(env) as server:
+            with receiving(200) as receiver, fresh(env) as server:
                 with psycopg.connect(env.dsn) as conn:
                     migrate(conn)
                 expected = expected_state(server)
@@ -327,7 +326,6 @@ def main() -> None:
                              outcome.healed_after, outcome.alerts, lost, "yes" if converged else "NO"))
                 print(f"  {case.name}: {outcome.observed}; {outcome.retries} retries, healed after "
                       f"{outcome.healed_after}, {outcome.alerts} alerts", flush=True)
-            receiver.server.shutdown()
         header = ("fault", "class", "expected", "observed", "step retries", "fault → day healed", "alerts",
                   "rows lost", "re-run converges")
         widths = [max(len(str(r[i])) for r in [*rows, header]) for i in range(len(header))]

@@ -1,14 +1,11 @@
 """The init steps the containers run, run here against the local PostgreSQL and S3 server (Metabase's API
 by a local stand-in that keeps state like Metabase does)."""
 
-import json
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import psycopg
@@ -17,6 +14,7 @@ from psycopg import sql
 
 from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.sql_files import SqlFiles
+from ecommerce_assets_tests.support.http_servers import QuietHandler, serving
 from ecommerce_deploy import cli
 from ecommerce_deploy.init_warehouse import Login, WarehousePlan, dsn_for, init_warehouse
 from ecommerce_deploy.metabase import (
@@ -95,82 +93,65 @@ def test_init_lake_creates_the_bucket(s3_endpoint: str, monkeypatch: pytest.Monk
     lake.get_client().delete_bucket(Bucket=bucket)
 
 
-class FakeMetabase:
-    """Keeps databases, cards and dashboards like Metabase's API does, for the calls the setup makes."""
+@pytest.fixture
+def metabase() -> Iterator[tuple[str, dict[str, Any]]]:
+    """A server keeping databases, cards and dashboards like Metabase's API does, for the calls the setup makes:
+    its URL and its state."""
+    state: dict[str, Any] = {"user": None, "databases": [], "cards": [], "dashboards": [], "calls": []}
 
-    def __init__(self) -> None:
-        self.state: dict[str, Any] = {"user": None, "databases": [], "cards": [], "dashboards": [], "calls": []}
-        state = self.state
+    class Handler(QuietHandler):
+        def _authorized(self) -> bool:
+            return self.headers.get("X-Metabase-Session") == "session-1"
 
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, body: Any, status: int = 200) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        def do_GET(self) -> None:
+            state["calls"].append(("GET", self.path))
+            if self.path == "/api/health":
+                return self.reply_json({"status": "ok"})
+            if self.path == "/api/session/properties":
+                return self.reply_json({"setup-token": "tok", "has-user-setup": state["user"] is not None})
+            if not self._authorized():
+                return self.reply_json({"message": "Unauthenticated"}, 401)
+            key = {"/api/database": "databases", "/api/card": "cards", "/api/dashboard": "dashboards"}[self.path]
+            return self.reply_json({"data": state[key]} if key == "databases" else state[key])
 
-            def _body(self) -> Any:
-                length = int(self.headers.get("Content-Length") or 0)
-                return json.loads(self.rfile.read(length)) if length else None
+        def do_POST(self) -> None:
+            body = self.json_body()
+            state["calls"].append(("POST", self.path))
+            if self.path == "/api/setup":
+                assert body["token"] == "tok" and state["user"] is None
+                state["user"] = body["user"]
+                return self.reply_json({"id": "session-1"})
+            if self.path == "/api/session":
+                ok = state["user"] and body["username"] == state["user"]["email"] and \
+                    body["password"] == state["user"]["password"]
+                return self.reply_json({"id": "session-1"} if ok else {"errors": "bad"}, 200 if ok else 401)
+            if not self._authorized():
+                return self.reply_json({"message": "Unauthenticated"}, 401)
+            key = {"/api/database": "databases", "/api/card": "cards", "/api/dashboard": "dashboards"}[self.path]
+            item = {**body, "id": len(state[key]) + 1}
+            state[key].append(item)
+            return self.reply_json(item)
 
-            def _authorized(self) -> bool:
-                return self.headers.get("X-Metabase-Session") == "session-1"
+        def do_PUT(self) -> None:
+            body = self.json_body()
+            state["calls"].append(("PUT", self.path))
+            dashboard_id = int(self.path.rsplit("/", 1)[1])
+            dashboard = next(d for d in state["dashboards"] if d["id"] == dashboard_id)
+            dashboard["dashcards"] = body["dashcards"]
+            return self.reply_json(dashboard)
 
-            def do_GET(self) -> None:
-                state["calls"].append(("GET", self.path))
-                if self.path == "/api/health":
-                    return self._reply({"status": "ok"})
-                if self.path == "/api/session/properties":
-                    return self._reply({"setup-token": "tok", "has-user-setup": state["user"] is not None})
-                if not self._authorized():
-                    return self._reply({"message": "Unauthenticated"}, 401)
-                key = {"/api/database": "databases", "/api/card": "cards", "/api/dashboard": "dashboards"}[self.path]
-                return self._reply({"data": state[key]} if key == "databases" else state[key])
-
-            def do_POST(self) -> None:
-                body = self._body()
-                state["calls"].append(("POST", self.path))
-                if self.path == "/api/setup":
-                    assert body["token"] == "tok" and state["user"] is None
-                    state["user"] = body["user"]
-                    return self._reply({"id": "session-1"})
-                if self.path == "/api/session":
-                    ok = state["user"] and body["username"] == state["user"]["email"] and \
-                        body["password"] == state["user"]["password"]
-                    return self._reply({"id": "session-1"} if ok else {"errors": "bad"}, 200 if ok else 401)
-                if not self._authorized():
-                    return self._reply({"message": "Unauthenticated"}, 401)
-                key = {"/api/database": "databases", "/api/card": "cards", "/api/dashboard": "dashboards"}[self.path]
-                item = {**body, "id": len(state[key]) + 1}
-                state[key].append(item)
-                return self._reply(item)
-
-            def do_PUT(self) -> None:
-                body = self._body()
-                state["calls"].append(("PUT", self.path))
-                dashboard_id = int(self.path.rsplit("/", 1)[1])
-                dashboard = next(d for d in state["dashboards"] if d["id"] == dashboard_id)
-                dashboard["dashcards"] = body["dashcards"]
-                return self._reply(dashboard)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+    with serving(Handler) as url:
+        yield url, state
 
 
-def test_init_metabase_registers_the_warehouse_and_a_dashboard(pg_admin_dsn: str, plan: WarehousePlan) -> None:
+def test_init_metabase_registers_the_warehouse_and_a_dashboard(pg_admin_dsn: str, plan: WarehousePlan,
+                                                              metabase: tuple[str, dict[str, Any]]) -> None:
     init_warehouse(pg_admin_dsn, plan)
-    metabase = FakeMetabase()
+    metabase_url, state = metabase
     admin = MetabaseAdmin("admin@example.com", "s3cret-admin")
     warehouse = WarehouseConnection("postgres_dwh", 5432, plan.database, plan.bi.name, plan.bi.password)
-    first = init_metabase(metabase.url, admin, warehouse, wait_seconds=10)
-    second = init_metabase(metabase.url, admin, warehouse, wait_seconds=10)  # a restart: nothing duplicated
-    state = metabase.state
+    first = init_metabase(metabase_url, admin, warehouse, wait_seconds=10)
+    second = init_metabase(metabase_url, admin, warehouse, wait_seconds=10)  # a restart: nothing duplicated
     assert first == second == 1
     assert state["user"]["email"] == "admin@example.com"
     (database,) = state["databases"]
@@ -217,4 +198,3 @@ def test_init_metabase_registers_the_warehouse_and_a_dashboard(pg_admin_dsn: str
             for tag in card.template_tags:  # the filter set to product 8
                 chosen = re.sub(r"\[\[(.*?)\]\]", r"\1", query).replace("{{" + tag + "}}", "8")
                 assert conn.execute(chosen).fetchall()[0][:2] == (date(2025, 1, 1), Decimal("9.00"))
-    metabase.server.shutdown()

@@ -25,9 +25,9 @@ from ecommerce_assets.healing import ATTEMPT_TAG, GAVE_UP_TAG, HEALS_TAG
 from ecommerce_assets.lake import LakeResource
 from ecommerce_assets.run_health import DEAD_RUN_TAG, HOST_TAG, PID_TAG
 from ecommerce_assets.sensors import dead_run_sensor
-from ecommerce_assets_tests.integration.test_sensors import Receiver
 from ecommerce_assets_tests.support import sensor_calls
 from ecommerce_assets_tests.support.helpers import make_resources, run_partition
+from ecommerce_assets_tests.support.http_servers import Receiver, receiving
 from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan
 
 DAY = "2025-04-05"
@@ -35,9 +35,8 @@ DAY = "2025-04-05"
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    receiver = Receiver(200)
-    yield receiver
-    receiver.server.shutdown()
+    with receiving(200) as receiver:
+        yield receiver
 
 
 def failed_raw_run(instance: DagsterInstance, lake: LakeResource, pg_dsn: str, server: CatalogServer,

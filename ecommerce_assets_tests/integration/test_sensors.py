@@ -1,10 +1,7 @@
 """The lake sensor and the failure alert sensor on a real instance and real services."""
 
 import io
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -30,6 +27,7 @@ from ecommerce_assets.resources.quality_settings import HealingSettings
 from ecommerce_assets.sensors import run_failure_alert_sensor
 from ecommerce_assets.snapshots import lake_snapshot_sensor
 from ecommerce_assets_tests.support.helpers import make_resources, query, run_partition
+from ecommerce_assets_tests.support.http_servers import receiving
 from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan
 
 
@@ -113,28 +111,6 @@ def test_lake_sensor_records_external_snapshots(dagster_instance: DagsterInstanc
     assert stored[0][0] + rejected[0][0] == len(set(raw_ids)) + table.num_rows - len(raw_ids)
 
 
-class Receiver:
-    """A local HTTP endpoint that records what is POSTed to it and answers `status`."""
-
-    def __init__(self, status: int) -> None:
-        received: list[dict[str, Any]] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
 @pytest.fixture
 def failed_run(dagster_instance: DagsterInstance, lake: LakeResource, pg_dsn: str,
                catalog_server: CatalogServer) -> Iterator[tuple[Any, Any]]:
@@ -149,13 +125,13 @@ def failed_run(dagster_instance: DagsterInstance, lake: LakeResource, pg_dsn: st
 def test_failure_sensor_reports_run_partition_asset_and_error(dagster_instance: DagsterInstance,
                                                              failed_run: tuple[Any, Any], status: int) -> None:
     run, failure = failed_run
-    receiver = Receiver(status)
-    context = build_run_status_sensor_context(
-        sensor_name="run_failure_alert_sensor", dagster_event=failure, dagster_instance=dagster_instance,
-        dagster_run=run, resources={"alert_webhook": AlertWebhookResource(url=receiver.url, backoff_factor=0.01),
-                                    "healing": HealingSettings(window_hours=0)},  # re-runs off: alerted at once
-    ).for_run_failure()
-    run_failure_alert_sensor()(context)  # a failing webhook must not raise
+    with receiving(status) as receiver:
+        context = build_run_status_sensor_context(
+            sensor_name="run_failure_alert_sensor", dagster_event=failure, dagster_instance=dagster_instance,
+            dagster_run=run, resources={"alert_webhook": AlertWebhookResource(url=receiver.url, backoff_factor=0.01),
+                                        "healing": HealingSettings(window_hours=0)},  # re-runs off: alerted at once
+        ).for_run_failure()
+        run_failure_alert_sensor()(context)  # a failing webhook must not raise
     expected_posts = 1 if status == 200 else 1 + 3
     assert len(receiver.received) == expected_posts
     message = receiver.received[0]
@@ -164,7 +140,6 @@ def test_failure_sensor_reports_run_partition_asset_and_error(dagster_instance: 
     assert message["assets"] == ["raw_products_parquet"]
     assert "gave up after 1 retries" in message["errors"][0]
     assert message["text"].startswith(f"Dagster run {run.run_id} of {run.job_name} failed for partition 2025-04-05")
-    receiver.server.shutdown()
 
 
 def test_failure_sensor_without_webhook_only_logs(dagster_instance: DagsterInstance, failed_run: tuple[Any, Any]) -> None:

@@ -24,10 +24,10 @@ from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
 
 from ecommerce_assets.healing import HEALS_TAG
 from ecommerce_assets.lake import LakeResource
-from ecommerce_assets_tests.integration.test_sensors import Receiver
 from ecommerce_assets_tests.support import history_oracle as oracle
 from ecommerce_assets_tests.support.dagster_processes import dagster_stack, sensor_has_ticked, wait_for
 from ecommerce_assets_tests.support.helpers import expected_mart, expected_ods, query
+from ecommerce_assets_tests.support.http_servers import receiving
 from ecommerce_assets_tests.support.restartable import RestartablePostgres, restartable_postgres, restartable_s3
 from ecommerce_assets_tests.system.test_chaos import (
     PRODUCTS,
@@ -67,9 +67,8 @@ def stop_during_the_ods_load(warehouse: RestartablePostgres, seconds: float) -> 
 
 @pytest.mark.timeout(WITHIN_SECONDS + 600)
 def test_five_days_through_real_outages_heal_by_themselves_within_15_minutes(tmp_path: Path, pg_dsn: str) -> None:
-    receiver = Receiver(200)
     bucket = f"soak-{uuid.uuid4().hex[:12]}"
-    with restartable_postgres(tmp_path / "warehouse") as warehouse, \
+    with receiving(200) as receiver, restartable_postgres(tmp_path / "warehouse") as warehouse, \
             restartable_s3(tmp_path / "lake", bucket) as s3, \
             CatalogServer(DailyCatalog(PRODUCTS, DAYS[0])) as server:
         lake = LakeResource(bucket=bucket, endpoint_url=s3.endpoint_url)
@@ -149,5 +148,4 @@ def test_five_days_through_real_outages_heal_by_themselves_within_15_minutes(tmp
                      "a heal_sensor tick after day 5 failed", stack.log, instance)
             assert not instance.get_runs(RunsFilter(tags={HEALS_TAG: failed}))
             assert len(receiver.received) == 1
-    receiver.server.shutdown()
 

@@ -28,7 +28,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ecommerce_assets.healing import HEALS_TAG
 from ecommerce_assets.lake import LakeResource
-from ecommerce_assets_tests.integration.test_sensors import Receiver
 from ecommerce_assets_tests.support import history_oracle as oracle
 from ecommerce_assets_tests.support.dagster_processes import (
     STACK_TEST,
@@ -38,6 +37,7 @@ from ecommerce_assets_tests.support.dagster_processes import (
     wait_for,
 )
 from ecommerce_assets_tests.support.helpers import expected_mart, expected_ods, query
+from ecommerce_assets_tests.support.http_servers import Receiver, receiving
 from ecommerce_assets_tests.support.outage import Outage, outage_of
 from ecommerce_assets_tests.system.test_daemon_e2e import CHANGES, INTERVALS, MART
 from ecommerce_catalog_server import CatalogServer, Fault, FaultPlan, ListCatalog
@@ -147,10 +147,9 @@ def day_done(pg_dsn: str, day: date) -> bool:
 
 def test_four_faulty_days_heal_by_themselves_and_a_permanent_fault_alerts_once(
         tmp_path: Path, lake: LakeResource, pg_dsn: str) -> None:
-    receiver = Receiver(200)
     server = CatalogServer(DailyCatalog(PRODUCTS, DAYS[0]))
-    with server, chaos_stack(tmp_path, pg_dsn, lake, server.url, receiver, step_retries=1, heal_hours=6) as (
-            stack, warehouse, s3):
+    with receiving(200) as receiver, server, chaos_stack(tmp_path, pg_dsn, lake, server.url, receiver, step_retries=1,
+                                                         heal_hours=6) as (stack, warehouse, s3):
         instance = stack.instance
         snapshots = {}
         outages = {DAYS[1]: warehouse, DAYS[2]: s3}
@@ -209,7 +208,6 @@ def test_four_faulty_days_heal_by_themselves_and_a_permanent_fault_alerts_once(
                  stack.log, instance)
         assert not instance.get_runs(RunsFilter(tags={HEALS_TAG: failed}))
         assert len(receiver.received) == 1
-    receiver.server.shutdown()
 
 
 def _ticks_after(instance: Any, sensor: str, run_id: str) -> int:
@@ -226,10 +224,9 @@ def _ticks_after(instance: Any, sensor: str, run_id: str) -> int:
 
 def test_with_the_retries_switched_off_the_same_fault_loses_the_day(tmp_path: Path, lake: LakeResource,
                                                                     pg_dsn: str) -> None:
-    receiver = Receiver(200)
     server = CatalogServer(DailyCatalog(PRODUCTS, DAYS[0]))
-    with server, chaos_stack(tmp_path, pg_dsn, lake, server.url, receiver, step_retries=0, heal_hours=0) as (
-            stack, _, _):
+    with receiving(200) as receiver, server, chaos_stack(tmp_path, pg_dsn, lake, server.url, receiver, step_retries=0,
+                                                         heal_hours=0) as (stack, _, _):
         api_down_for(server, API_OUTAGE_SECONDS)
         failed = submit(stack, DAYS[0])
         wait_for(lambda: len(receiver.received) == 1, WAIT_SECONDS, "the alert", stack.log, stack.instance)
@@ -240,5 +237,4 @@ def test_with_the_retries_switched_off_the_same_fault_loses_the_day(tmp_path: Pa
         assert not stack.instance.get_runs(RunsFilter(tags={HEALS_TAG: failed}))
         assert not day_done(pg_dsn, DAYS[0])
         assert query(pg_dsn, "SELECT count(*) FROM ods.fct_products") == [(0,)]
-    receiver.server.shutdown()
 

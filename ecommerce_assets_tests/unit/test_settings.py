@@ -6,9 +6,7 @@ import ast
 import base64
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +22,7 @@ from ecommerce_assets.resources.catalog_api import CatalogClient, ClientSettings
 from ecommerce_assets.settings import SETTINGS, SettingError, integer
 from ecommerce_assets.transforms.raw_snapshot import page_parser
 from ecommerce_assets_tests.support.helpers import REPO_ROOT, newcomer
+from ecommerce_assets_tests.support.http_servers import QuietHandler, serving
 
 # Where each variable lands: (resource key in the Definitions, field)
 FIELD_OF = {
@@ -206,37 +205,22 @@ def test_the_catalog_client_reads_proxies_and_netrc_from_the_environment_once(
     assert session("https://other.example").auth is None
 
 
-class _RecordingShop(BaseHTTPRequestHandler):
+class _RecordingShop(QuietHandler):
     """Three products, one a page; records what each request sent and sets a cookie on every answer."""
 
     seen: list[dict[str, str | None]]
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
     def do_GET(self) -> None:
         skip = int(parse_qs(urlsplit(self.path).query)["skip"][0])
         self.seen.append({name: self.headers.get(name) for name in ("Accept", "Authorization", "Cookie")})
-        body = json.dumps({"products": [{"id": skip + 1}], "total": 3}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Set-Cookie", f"visit={skip + 1}; Path=/")
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply_json({"products": [{"id": skip + 1}], "total": 3}, headers={"Set-Cookie": f"visit={skip + 1}; Path=/"})
 
 
 @pytest.fixture
 def recording_shop() -> Iterator[tuple[str, list[dict[str, str | None]]]]:
     seen: list[dict[str, str | None]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Shop", (_RecordingShop,), {"seen": seen}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(type("Shop", (_RecordingShop,), {"seen": seen})) as url:
+        yield url, seen
 
 
 def test_every_page_sends_the_sessions_headers_credentials_and_cookies(
