@@ -33,6 +33,11 @@ sys.path.insert(0, str(ROOT))  # the tests' support code: resources, oracles, se
 PARTITION = "2025-06-01"
 PAGE_SIZE = 1000
 KEY = ["snapshot_date", "product_id"]
+# The machine's speed, measured in the same run as the pipeline: a pure-Python loop in a fresh interpreter. The
+# shared 2-core machines the figures come from have run it in 1.3 s (the quickest seen) and up to 6 s, and a run's
+# seconds move with it; only the ratios within one run compare across runs.
+PROBE = "import time\nt = time.perf_counter()\ns = 0\nfor i in range(30_000_000): s += i\nprint(time.perf_counter() - t)"
+QUICKEST_PROBE_SECONDS = 1.3
 
 
 # ---------------------------------------------------------------- orchestration (parent process)
@@ -82,6 +87,12 @@ def _catalog_server(size: int, page_size: int) -> Iterator[str]:
         process.wait(timeout=30)
 
 
+def probe_seconds() -> float:
+    """The machine's speed now: seconds of the probe loop (PROBE) in a fresh interpreter."""
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=600)
+    return float(done.stdout)
+
+
 def _worker(mode: str, env: dict[str, str], **args: Any) -> dict[str, Any]:
     command = [sys.executable, __file__, "--worker", mode, "--args", json.dumps(args)]
     done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, timeout=3600)
@@ -102,7 +113,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
     from ecommerce_assets.warehouse import migrate
 
     results: dict[str, Any] = {"sizes": sizes, "reps": reps, "page_size": page_size, "concurrency": concurrency,
-                               "stages": {}, "loaders": {}}
+                               "stages": {}, "loaders": {}, "probe_seconds": [probe_seconds()]}
     with _services(None) as (admin_dsn, endpoint):
         for size in sizes:
             print(f"== {size:,} products: serializing the catalog …", file=sys.stderr, flush=True)
@@ -139,6 +150,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
                         with psycopg.connect(admin_dsn, autocommit=True) as conn:
                             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
                 results["stages"][str(size)] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    results["probe_seconds"].append(probe_seconds())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     return results
@@ -519,7 +531,8 @@ def report(results: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     sizes = [str(s) for s in results["sizes"]]
     header = f"{'stage / method':<34}" + "".join(f"{int(s):>22,}" for s in sizes)
-    lines += [f"seconds (rows/s) — median of {results['reps']}", header, "-" * len(header)]
+    lines += [machine_speed(results.get("probe_seconds", [])),
+              f"seconds (rows/s) — median of {results['reps']}", header, "-" * len(header)]
 
     def row(label: str, values: list[str]) -> None:
         lines.append(f"{label:<34}" + "".join(f"{v:>22}" for v in values))
@@ -572,6 +585,15 @@ def report(results: dict[str, Any]) -> list[str]:
     values = [str(loaders.get(s, {}).get("ours", {}).get("reload_row_updates", "—")) for s in sizes]
     row("rows rewritten by an unchanged reload", values)
     return lines
+
+
+def machine_speed(probes: list[float]) -> str:
+    """The machine's speed during the run, from the probe loop timed before and after it."""
+    if not probes:
+        return "machine speed: not measured"
+    return (f"machine speed: the probe loop took {' s, then '.join(f'{p:.2f}' for p in probes)} s (before and after the "
+            f"run; {QUICKEST_PROBE_SECONDS} s on the quickest machine seen: {max(probes) / QUICKEST_PROBE_SECONDS:.1f}× "
+            "slower at worst)")
 
 
 def floors(results: dict[str, Any]) -> list[str]:

@@ -66,6 +66,13 @@ def test_every_floor_of_the_pipeline_benchmark_can_fail() -> None:
     assert [v for k, v in rewrote.items() if k.startswith("unchanged reload")] == ["**not met**"]
 
 
+def test_the_pipeline_report_says_how_fast_the_machine_was() -> None:
+    speed = bench("bench_pipeline").machine_speed
+    assert speed([1.3, 2.6]) == ("machine speed: the probe loop took 1.30 s, then 2.60 s (before and after the run; 1.3 s "
+                                 "on the quickest machine seen: 2.0× slower at worst)")
+    assert speed([]) == "machine speed: not measured"  # a run's JSON from before the probe
+
+
 @pytest.mark.parametrize(("load", "replace", "expected"), [((1.0, 1.05), (2.0, 2.1), ["met", "met"]),
                                                            ((1.0, 1.2), (2.0, 2.1), ["**not met**", "met"]),
                                                            ((1.0, 1.0), (2.0, 2.4), ["met", "**not met**"])])
