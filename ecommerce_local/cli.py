@@ -1,13 +1,6 @@
-"""`python -m ecommerce_local run|dev|exec|psql` (what ./scripts/run.sh runs): materialize days end to end, open
-the Dagster UI, run a command, or open the warehouse in psql, on this machine alone.
-
-Services the environment does not configure are started embedded, their data kept in the state folder
-(`.local/`; with --offline `.local/offline/`, the simulator's state apart from the real API's): PostgreSQL
-(pgserver) when ECOM_PG_DSN is unset, an S3 server over a folder (rclone) when ECOM_S3_ENDPOINT_URL is
-unset, and with --offline the bundled catalog server instead of the public API. Dagster's run history goes
-to a database of its own (DAGSTER_PG_URL, else `<warehouse>_dagster` beside the warehouse's). Configuration
-problems are reported before a run starts.
-"""
+"""The local platform's commands — run, dev, exec, psql (their command line: `arguments.py`): materialize days end
+to end, open the Dagster UI, run a command, or open the warehouse in psql, on this machine alone, with the services
+the environment does not configure started embedded."""
 
 import argparse
 import contextlib
@@ -29,6 +22,7 @@ import psycopg
 from ecommerce_assets.diagnosis import SetupProblem
 from ecommerce_assets.partitions import PARTITIONS_START
 from ecommerce_local import preflight, report, supervision
+from ecommerce_local.arguments import command_line, prog, split
 from ecommerce_local.platform import REPO_ROOT, Services, Simulator, local_platform, say
 
 JOB = "ecommerce_daily_job"
@@ -203,7 +197,7 @@ def _failed(result: Any, partition: str, options: Options, log_path: Path, asset
     not_run = [a for a in assets if a not in materialized and a not in {f.step for f in failed}]
     for line in report.summary(materialized, evaluations):
         say(line)
-    ui = f"{_prog()} dev, then http://127.0.0.1:{options.port}"
+    ui = f"{prog()} dev, then http://127.0.0.1:{options.port}"
     for line in report.failure_report(result.run_id, partition, failed, not_run, options.rerun, log_path, ui):
         print(line, file=sys.stderr, flush=True)
     return 1
@@ -284,41 +278,15 @@ def _psql_binary() -> str | None:
 
 
 def parse(argv: list[str] | None, today: date) -> Options:
-    yesterday = today - timedelta(days=1)
-    parser = argparse.ArgumentParser(prog=_prog(), description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "dev", "exec", "psql"],
-                        help="run: materialize days and print the mart; dev: the Dagster UI; exec -- CMD: run CMD "
-                             "(the dagster CLI, say) with the services' variables set; psql [-- ARGS]: the warehouse "
-                             "in psql")
-    parser.add_argument("--offline", action="store_true", help="use the bundled catalog server, not the public API")
-    parser.add_argument("--date", default=str(yesterday), help=f"partition (YYYY-MM-DD); default yesterday, UTC ({yesterday})")
-    parser.add_argument("--products", type=int, default=194, help="catalog size with --offline (default 194)")
-    parser.add_argument("--days", type=int, default=1,
-                        help="with --offline: build this many days of history, ending with --date (default 1)")
-    parser.add_argument("--awkward", action="store_true", help="with --offline, mix in records the rules reject")
-    parser.add_argument("--port", type=int, default=3000, help="UI port for dev (default 3000)")
-    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("ECOM_LOCAL_STATE_DIR") or ".local"),
-                        help="where the embedded services keep their data and runs their logs (default "
-                             "$ECOM_LOCAL_STATE_DIR, else .local; with --offline its sub-folder offline/)")
-    parser.add_argument("--verbose", action="store_true", help="Dagster's log and stack traces on the terminal")
-    options = parser.add_argument_group("asset options (run config) for run")
-    options.add_argument("--refetch", action="store_true", help="fetch again and replace a stored snapshot")
-    options.add_argument("--allow-late-fetch", action="store_true",
-                         help="store today's catalog under a date more than --max-fetch-lag-days ago")
-    options.add_argument("--max-fetch-lag-days", type=int, help="days after its date a partition may be fetched (3)")
-    options.add_argument("--accept-rejected-share", action="store_true",
-                         help="build the mart although more records were rejected than ECOM_MAX_REJECTED_SHARE")
-    options.add_argument("--confirm-shrink", action="store_true",
-                         help="build the mart although the catalog shrank more than ECOM_MAX_CATALOG_SHRINK")
+    parser = command_line(today)
     given = list(sys.argv[1:] if argv is None else argv)
-    own, extra = (given[:given.index("--")], given[given.index("--") + 1:]) if "--" in given else (given, [])
+    own, extra = split(given)
     args = parser.parse_args(own)
     if args.command == "exec" and not extra:
-        parser.error(f"exec needs a command: {_prog()} exec [--offline] -- COMMAND [ARGS...]")
+        parser.error(f"exec needs a command: {prog()} exec [--offline] -- COMMAND [ARGS...]")
     if args.command not in ("exec", "psql") and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    prefix = _prog()
+    prefix = prog()
     if prefix.endswith("run.sh") and given[:1] == ["run"]:
         given = given[1:]
     rerun = " ".join([prefix, *map(shlex.quote, given)])
@@ -364,11 +332,6 @@ def _days(days: int, offline: bool, awkward: bool) -> int:
     return days
 
 
-def _prog() -> str:
-    """How the user called this: ./scripts/run.sh sets ECOM_LOCAL_COMMAND."""
-    return os.environ.get("ECOM_LOCAL_COMMAND") or "python -m ecommerce_local"
-
-
 def _quiet() -> None:
     """Third-party warnings are not the user's business on this command's terminal (--verbose shows them)."""
     warnings.filterwarnings("ignore")
@@ -394,25 +357,25 @@ def main(argv: list[str] | None = None) -> None:
         stored_key = PRODUCTS.location.key(str(first_day)) if options.partition and options.days == 1 and not refetch else None
         with ExitStack() as stack:
             if options.command == "dev":  # one UI per state folder: a second one refuses before starting anything
-                stack.enter_context(supervision.single_dev(options.state_dir, options.port, _prog()))
+                stack.enter_context(supervision.single_dev(options.state_dir, options.port, prog()))
             services = stack.enter_context(local_platform(
                 options.state_dir, options.simulator, first_day, stored_key=stored_key,
                 needs_api=options.command == "run" and not options.offline))
             code = COMMANDS[options.command](options, services)
     except SetupProblem as problem:
-        print(f"{_prog()}: {problem}", file=sys.stderr)
+        print(f"{prog()}: {problem}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:  # the output was piped into `head`, say
         code = 0
     except psycopg.OperationalError as error:
-        print(f"{_prog()}: the warehouse stopped answering: {str(error).strip()}", file=sys.stderr)
+        print(f"{prog()}: the warehouse stopped answering: {str(error).strip()}", file=sys.stderr)
         code = 1
     except Exception as error:
         if verbose:
             raise
-        print(f"{_prog()}: unexpected {type(error).__name__}: {error}\n  (--verbose shows the stack trace)",
+        print(f"{prog()}: unexpected {type(error).__name__}: {error}\n  (--verbose shows the stack trace)",
               file=sys.stderr)
         code = 1
     raise SystemExit(code)

@@ -3,6 +3,8 @@ or the docs show names something that exists and carries no date that ages, ever
 and every variable a user may set is documented. (Running the commands: system/test_readme_commands.py.)"""
 
 import re
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -10,7 +12,8 @@ import pytest
 from ecommerce_assets.definitions import build_defs
 from ecommerce_assets.environment import resources_from_env
 from ecommerce_assets_tests.support.docs import DOCS, README, SCRIPTS, TOOLS, fenced, tags
-from ecommerce_assets_tests.support.helpers import REPO_ROOT
+from ecommerce_assets_tests.support.helpers import REPO_ROOT, clean_env
+from ecommerce_local.arguments import split
 from ecommerce_local.cli import parse
 
 COMMANDS = [*fenced(README, "setup"), *fenced(README, "commands"), *fenced(README, "compose"),
@@ -63,6 +66,19 @@ def test_every_flag_the_readme_names_is_a_flag_of_run_sh(capsys: pytest.CaptureF
     assert len(named) >= 10
     for flag in named:
         assert flag in shown, flag
+
+
+def test_run_sh_help_answers_before_the_platform_loads() -> None:
+    """./scripts/run.sh --help prints the whole help without importing Dagster, the lake or the warehouse (4 s on a
+    slow machine), and `exec -- CMD --help` is the command's --help, not the runner's."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "ecommerce_local", "--help"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60, env=clean_env())
+    assert done.returncode == 0, done.stderr
+    assert "usage: ./scripts/run.sh" in done.stdout and "--confirm-shrink" in done.stdout, done.stdout
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "ecommerce_local.arguments" in imported
+    assert not {"dagster", "psycopg", "pyarrow", "ecommerce_local.cli", "ecommerce_assets"} & imported
+    assert split(["exec", "--", "ls", "--help"]) == (["exec"], ["ls", "--help"])
 
 
 @pytest.mark.parametrize("document", ["README.md", *DOCS])
