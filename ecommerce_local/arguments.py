@@ -1,10 +1,9 @@
 """The local platform's command line (`python -m ecommerce_local`, what ./scripts/run.sh runs), with nothing but
-the standard library: `--help` is answered before the platform's modules load (Dagster and the lake take seconds to
-import)."""
+the standard library: `--help` and a malformed command line are answered before the platform's modules load
+(Dagster and the lake take seconds to import)."""
 
 import argparse
 import os
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -62,8 +61,7 @@ def split(argv: list[str]) -> tuple[list[str], list[str]]:
     return (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
 
 
-def answer_help(argv: list[str]) -> None:
-    """Print the help and exit when the command line asks for it (not a `--help` after `--`: the command's own)."""
-    if {"-h", "--help"} & set(split(argv)[0]):
-        command_line(datetime.now(UTC).date()).print_help()
-        sys.exit(0)
+def answer_early(argv: list[str]) -> None:
+    """Let argparse read the command line's own arguments (not those after `--`: the command's) before anything
+    else loads: it prints the help and exits, or refuses a malformed command line, as `cli.parse` would."""
+    command_line(datetime.now(UTC).date()).parse_args(split(argv)[0])

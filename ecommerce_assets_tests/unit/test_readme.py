@@ -68,16 +68,25 @@ def test_every_flag_the_readme_names_is_a_flag_of_run_sh(capsys: pytest.CaptureF
         assert flag in shown, flag
 
 
-def test_run_sh_help_answers_before_the_platform_loads() -> None:
-    """./scripts/run.sh --help prints the whole help without importing Dagster, the lake or the warehouse (4 s on a
-    slow machine), and `exec -- CMD --help` is the command's --help, not the runner's."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "ecommerce_local", "--help"], cwd=REPO_ROOT,
+def _run_sh_early(*argv: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "ecommerce_local", *argv], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=60, env=clean_env())
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    return done, imported
+
+
+def test_run_sh_help_answers_before_the_platform_loads() -> None:
+    """./scripts/run.sh --help prints the whole help, and a malformed command line is refused, without importing
+    Dagster, the lake or the warehouse (4 s on a slow machine); `exec -- CMD --help` is the command's --help, not the
+    runner's."""
+    done, imported = _run_sh_early("--help")
     assert done.returncode == 0, done.stderr
     assert "usage: ./scripts/run.sh" in done.stdout and "--confirm-shrink" in done.stdout, done.stdout
-    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "ecommerce_local.arguments" in imported
     assert not {"dagster", "psycopg", "pyarrow", "ecommerce_local.cli", "ecommerce_assets"} & imported
+    refused, imported = _run_sh_early("run", "--bogus")
+    assert refused.returncode == 2 and "./scripts/run.sh: error: unrecognized arguments: --bogus" in refused.stderr
+    assert not {"dagster", "ecommerce_local.cli"} & imported
     assert split(["exec", "--", "ls", "--help"]) == (["exec"], ["ls", "--help"])
 
 
