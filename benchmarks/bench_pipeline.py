@@ -7,8 +7,10 @@ Needs the `bench` extra for dlt (`pip install -e ".[dev,bench]"`; without it dlt
 from $ECOM_BENCH_PG_DSN (a superuser DSN; default the local server, else an embedded one); S3 is `rclone serve s3`
 over a folder and the catalog the bundled server, each in its own process, pages serialized before timing so
 the server's own time is (almost) nil; what it still spends is subtracted from the fetch using the
-Server-Timing header. Every measurement runs in a fresh worker process, so peak RSS is that of the work.
-Prints one table and writes it as JSON (default benchmarks/results/latest.json).
+Server-Timing header. Every measurement runs in a fresh worker process, so peak RSS is that of the work, and
+the CPU of each whole materialization is split by process: the pipeline, the S3 server, the catalog server,
+and the rest of the machine (PostgreSQL's server processes, and whatever else ran). Prints the machine's speed
+(a probe loop), one table and the floors, and writes them as JSON (default benchmarks/results/latest.json).
 """
 
 import argparse
@@ -69,7 +71,7 @@ def _tempdir() -> Iterator[str]:
 
 
 @contextmanager
-def _catalog_server(size: int, page_size: int) -> Iterator[str]:
+def _catalog_server(size: int, page_size: int) -> Iterator[tuple[str, int]]:
     from ecommerce_local.services import free_port
 
     port = free_port()
@@ -81,10 +83,79 @@ def _catalog_server(size: int, page_size: int) -> Iterator[str]:
     try:
         assert process.stdout is not None
         process.stdout.readline()  # printed once every page is serialized
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU-seconds the machine's cores have run anything since boot (user, nice, system, irq, softirq of
+    /proc/stat: not idle, not waiting for I/O, not stolen by the hypervisor)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU-seconds of process `pid` and of its children it waited for (utime, stime, cutime, cstime of
+    /proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    after_name = stat[stat.rindex(")") + 2:].split()  # the name may hold spaces and parentheses
+    return sum(int(v) for v in after_name[11:15]) / CLOCK_TICKS
+
+
+def _pid_serving(endpoint: str) -> int:
+    """The process whose command line serves `endpoint` (host:port), the S3 server `_services` started."""
+    address = urlsplit(endpoint).netloc
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and address.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
+                return int(entry.name)
+        except OSError:  # the process ended while the folder was read
+            continue
+    raise LookupError(f"no process serves {endpoint}")
+
+
+class CpuSplit:
+    """Where the CPU went while a measured block ran: this process (the pipeline, with any child it waited for),
+    each service process, and the rest of the machine — PostgreSQL's server processes, and anything else that ran
+    meanwhile (nothing, in a quiet run)."""
+
+    def __init__(self, services: dict[str, int]) -> None:
+        self.services = services  # name -> pid
+
+    def _now(self) -> dict[str, float]:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {"machine": machine_busy_seconds(),
+                "pipeline": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
+                **{name: process_cpu_seconds(pid) for name, pid in self.services.items()}}
+
+    @contextmanager
+    def measure(self, into: dict[str, float]) -> Iterator[None]:
+        """Adds `cpu_<part>_seconds` for each part, and `cpu_all_seconds`, to `into`."""
+        before = self._now()
+        yield
+        after = self._now()
+        spent = {name: after[name] - before[name] for name in before}
+        named = ["pipeline", *self.services]
+        into["cpu_all_seconds"] = spent["machine"]
+        into |= {f"cpu_{name}_seconds": spent[name] for name in named}
+        into["cpu_postgres_and_rest_seconds"] = max(0.0, spent["machine"] - sum(spent[name] for name in named))
+
+
+def cpu_line(stages: dict[str, Any], cores: int) -> str:
+    """Where the whole materialization's CPU went, and the least time it allows on `cores` cores."""
+    if "cpu_all_seconds" not in stages:
+        return "CPU of the whole materialization: not measured"
+    parts = [("pipeline", "the pipeline"), ("postgres_and_rest", "PostgreSQL and the rest"),
+             ("s3_server", "S3 server"), ("catalog_server", "catalog server")]
+    split = ", ".join(f"{label} {stages[f'cpu_{key}_seconds']:.1f}" for key, label in parts)
+    return (f"CPU-seconds of the whole materialization: {stages['cpu_all_seconds']:.1f} ({split}): on {cores} cores, no "
+            f"less than {stages['cpu_all_seconds'] / cores:.1f} s of its {stages['e2e_seconds']:.1f} s")
 
 
 def probe_seconds() -> float:
@@ -101,6 +172,16 @@ def _worker(mode: str, env: dict[str, str], **args: Any) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def _measured(admin_dsn: str, env: dict[str, str], mode: str, **args: Any) -> dict[str, Any]:
+    """One measurement in a fresh worker, begun with the server's dirty pages written out: a checkpoint the WAL of
+    the measurement before would otherwise set off in the middle of this one (ours and dlt's alike)."""
+    import psycopg
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+    return _worker(mode, env, **args)
+
+
 def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out: Path,
                 with_loaders: bool = True, concurrency: int = 3, dlt_e2e_sizes: tuple[int, ...] = (),
                 loader_sizes: tuple[int, ...] | None = None,
@@ -113,12 +194,16 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
     from ecommerce_assets.warehouse import migrate
 
     results: dict[str, Any] = {"sizes": sizes, "reps": reps, "page_size": page_size, "concurrency": concurrency,
-                               "stages": {}, "loaders": {}, "probe_seconds": [probe_seconds()]}
+                               "stages": {}, "loaders": {}, "probe_seconds": [probe_seconds()],
+                               "cores": os.cpu_count() or 1}
     with _services(None) as (admin_dsn, endpoint):
+        s3_server = _pid_serving(endpoint)
         for size in sizes:
             print(f"== {size:,} products: serializing the catalog …", file=sys.stderr, flush=True)
-            with _catalog_server(size, page_size) as api_url:
+            with _catalog_server(size, page_size) as (api_url, catalog_server):
+                services = {"s3_server": s3_server, "catalog_server": catalog_server}
                 runs: list[dict[str, Any]] = []
+                dlt_runs: dict[str, list[dict[str, Any]]] = {}
                 for rep in range(reps):
                     name = f"bench_{uuid.uuid4().hex[:10]}"
                     with psycopg.connect(admin_dsn, autocommit=True) as conn:
@@ -132,24 +217,28 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
                            "ECOM_API_CONCURRENCY": str(concurrency)}
                     try:
                         print(f"   pipeline rep {rep + 1}/{reps}", file=sys.stderr, flush=True)
-                        run = _worker("pipeline", env, size=size)
-                        reload = _worker("pipeline", env, size=size, refetch=True)
+                        run = _measured(admin_dsn, env, "pipeline", size=size, services=services)
+                        reload = _measured(admin_dsn, env, "pipeline", size=size, refetch=True)
                         run |= {"reload_e2e_seconds": reload["e2e_seconds"], "reload_peak_rss_mib": reload["e2e_peak_rss_mib"]}
-                        run |= _worker("stages", env, size=size)
+                        run |= _measured(admin_dsn, env, "stages", size=size)
                         runs.append(run)
-                        if rep == 0 and with_dlt and size in dlt_e2e_sizes:
+                        if with_dlt and size in dlt_e2e_sizes:  # every repetition, as ours: medians against medians
                             for mode in dlt_modes:
                                 print(f"   dlt end to end: {mode}", file=sys.stderr, flush=True)
-                                results.setdefault("dlt_e2e", {}).setdefault(str(size), {})[mode] = _worker(
-                                    "dlt_e2e", env, size=size, kind=mode, page_size=page_size)
+                                dlt_runs.setdefault(mode, []).append(
+                                    _measured(admin_dsn, env, "dlt_e2e", size=size, kind=mode, page_size=page_size))
                         if rep == 0 and with_loaders and (loader_sizes is None or size in loader_sizes):
                             print("   loaders", file=sys.stderr, flush=True)
-                            results["loaders"][str(size)] = _worker("loaders", env, size=size, reps=reps,
-                                                                    with_dlt=with_dlt)
+                            results["loaders"][str(size)] = _measured(admin_dsn, env, "loaders", size=size, reps=reps,
+                                                                      with_dlt=with_dlt)
                     finally:
                         with psycopg.connect(admin_dsn, autocommit=True) as conn:
                             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
                 results["stages"][str(size)] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                for mode, samples in dlt_runs.items():
+                    results.setdefault("dlt_e2e", {}).setdefault(str(size), {})[mode] = {
+                        "mode": mode, "runs": len(samples),
+                        **{k: statistics.median(r[k] for r in samples) for k in samples[0] if k != "mode"}}
     results["probe_seconds"].append(probe_seconds())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
@@ -172,9 +261,10 @@ def _resources() -> dict[str, Any]:
         update={"warehouse": warehouse})}
 
 
-def worker_pipeline(size: int, refetch: bool = False) -> dict[str, Any]:
+def worker_pipeline(size: int, refetch: bool = False, services: dict[str, int] | None = None) -> dict[str, Any]:
     """The whole materialization through Dagster (raw -> ODS -> mart), and each step's duration; with
-    `refetch`, the same day again (the catalog fetched again, an unchanged ODS day, the mart rebuilt)."""
+    `refetch`, the same day again (the catalog fetched again, an unchanged ODS day, the mart rebuilt). With
+    `services` (name -> pid), where the CPU went meanwhile (CpuSplit)."""
     from dagster import DagsterEventType, DagsterInstance
 
     from ecommerce_assets.definitions import build_defs
@@ -191,15 +281,17 @@ def worker_pipeline(size: int, refetch: bool = False) -> dict[str, Any]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    started = time.perf_counter()
-    started_at = time.time()
-    instance = DagsterInstance.ephemeral()
-    result = build_defs(_resources()).resolve_job_def("ecommerce_daily_job").execute_in_process(
-        partition_key=PARTITION, instance=instance,
-        run_config={"ops": {"raw_products_parquet": {"config": {"allow_late_fetch": True, "refetch": refetch}}},
-                    "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
-    total = time.perf_counter() - started
+    cpu: dict[str, float] = {}
+    with CpuSplit(services or {}).measure(cpu):
+        started = time.perf_counter()
+        started_at = time.time()
+        instance = DagsterInstance.ephemeral()
+        result = build_defs(_resources()).resolve_job_def("ecommerce_daily_job").execute_in_process(
+            partition_key=PARTITION, instance=instance,
+            run_config={"ops": {"raw_products_parquet": {"config": {"allow_late_fetch": True, "refetch": refetch}}},
+                        "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        total = time.perf_counter() - started
     done.set()
     sampler.join()
     steps = {e.step_key: e.event_specific_data.duration_ms / 1000  # type: ignore[union-attr]
@@ -210,7 +302,7 @@ def worker_pipeline(size: int, refetch: bool = False) -> dict[str, Any]:
         end = start + steps.get(step or "", 0.0)
         inside = [rss for t, rss in samples if start <= t <= end + 0.1]
         peak_by_step[f"rss_{step}_mib"] = max(inside, default=0.0)
-    return {"e2e_seconds": total, "step_raw_seconds": steps.get("raw_products_parquet", 0.0),
+    return {**cpu, "e2e_seconds": total, "step_raw_seconds": steps.get("raw_products_parquet", 0.0),
             "step_ods_seconds": steps.get("ods_products", 0.0), "step_dm_seconds": steps.get("dm_fct_ecommerce", 0.0),
             "step_changes_seconds": steps.get("dm_fct_product_changes", 0.0),
             "e2e_peak_rss_mib": _peak_rss_mib(), **peak_by_step,
@@ -558,6 +650,7 @@ def report(results: dict[str, Any]) -> list[str]:
     for step in ("raw_products_parquet", "ods_products", "dm_fct_ecommerce"):  # the steps (ods_products: ODS + rejected)
         row(f"  during {step} (MiB)", [f"{stages[s][f'rss_{step}_mib']:,.0f}" if f"rss_{step}_mib" in stages[s]
                                        else "not measured" for s in sizes])
+    lines += [f"{int(s):,} products — {cpu_line(stages[s], results.get('cores', 0))}" for s in sizes]
     lines.append("")
     lines += floors(results)
     lines.append("")
@@ -594,6 +687,11 @@ def machine_speed(probes: list[float]) -> str:
     return (f"machine speed: the probe loop took {' s, then '.join(f'{p:.2f}' for p in probes)} s (before and after the "
             f"run; {QUICKEST_PROBE_SECONDS} s on the quickest machine seen: {max(probes) / QUICKEST_PROBE_SECONDS:.1f}× "
             "slower at worst)")
+
+
+def _runs(measured: dict[str, Any]) -> str:
+    """How many runs a median of dlt's was taken from ("" in a JSON from before dlt was run at every repetition)."""
+    return f"median of {measured['runs']}, " if "runs" in measured else ""
 
 
 def floors(results: dict[str, Any]) -> list[str]:
@@ -641,7 +739,8 @@ def floors(results: dict[str, Any]) -> list[str]:
             again = modes["arrow"]["reload_seconds"] / ours_reload if ours_reload else None
             lines.append(f"| ≥ 1.25× dlt's Arrow path ({int(size):,}) | first {first:.2f}×, reload {again:.2f}× "
                          f"({modes['arrow']['first_seconds']:.1f} / {modes['arrow']['reload_seconds']:.1f} s, "
-                         f"RSS {modes['arrow']['peak_rss_mib']:,.0f} MiB) | {verdict(first >= 1.25 and (again or 0) >= 1.25)} |")
+                         f"{_runs(modes['arrow'])}RSS {modes['arrow']['peak_rss_mib']:,.0f} MiB) | "
+                         f"{verdict(first >= 1.25 and (again or 0) >= 1.25)} |")
     return lines
 
 

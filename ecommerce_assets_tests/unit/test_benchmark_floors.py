@@ -1,7 +1,9 @@
 """The benchmarks' floor verdicts can say "not met": each table fed figures on both sides of its floor."""
 
 import importlib.util
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -102,3 +104,45 @@ def test_every_floor_of_the_sales_benchmark_can_fail(ods: float, increments: lis
     floors = bench("bench_sales").floors
     days = [{"ods_seconds": ods, "increment_seconds": inc} for inc in increments]
     assert list(verdicts(floors({"days": days})).values()) == expected
+
+
+def test_the_pipeline_report_says_where_the_cpu_went() -> None:
+    cpu_line = bench("bench_pipeline").cpu_line
+    stages = {"e2e_seconds": 15.0, "cpu_all_seconds": 29.4, "cpu_pipeline_seconds": 21.6,
+              "cpu_postgres_and_rest_seconds": 6.1, "cpu_s3_server_seconds": 1.1, "cpu_catalog_server_seconds": 0.6}
+    assert cpu_line(stages, 2) == ("CPU-seconds of the whole materialization: 29.4 (the pipeline 21.6, PostgreSQL and "
+                                   "the rest 6.1, S3 server 1.1, catalog server 0.6): on 2 cores, no less than 14.7 s "
+                                   "of its 15.0 s")
+    assert cpu_line({"e2e_seconds": 15.0}, 2) == "CPU of the whole materialization: not measured"
+
+
+def test_the_cpu_split_counts_each_process_its_own_seconds() -> None:
+    module = bench("bench_pipeline")
+    # a service that sleeps, found by the address on its command line as the S3 server is
+    idle = subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(60)", "127.0.0.1:1"])
+    try:
+        deadline = time.monotonic() + 30
+        while not Path(f"/proc/{idle.pid}/cmdline").read_bytes():  # filled in once the program has started
+            assert time.monotonic() < deadline, "the idle service did not start"
+            time.sleep(0.01)
+        assert module._pid_serving("http://127.0.0.1:1") == idle.pid
+        split: dict[str, float] = {}
+        with module.CpuSplit({"idle_server": idle.pid}).measure(split):
+            subprocess.run([sys.executable, "-c", "import time\nend = time.process_time() + 0.5\n"
+                            "while time.process_time() < end: pass"], check=True)
+    finally:
+        idle.kill()
+        idle.wait()
+    assert split["cpu_pipeline_seconds"] >= 0.5, split  # the child this process waited for
+    assert split["cpu_idle_server_seconds"] < 0.1, split
+    assert split["cpu_all_seconds"] >= split["cpu_pipeline_seconds"] - 0.02, split  # the machine ran it (ticks)
+    assert split["cpu_postgres_and_rest_seconds"] == pytest.approx(
+        max(0.0, split["cpu_all_seconds"] - split["cpu_pipeline_seconds"] - split["cpu_idle_server_seconds"]))
+
+
+def test_the_dlt_floor_says_how_many_runs_its_median_took() -> None:
+    floors = bench("bench_pipeline").floors
+    results = pipeline_results(**GOOD)  # type: ignore[arg-type]
+    results["dlt_e2e"]["1000000"]["arrow"]["runs"] = 2
+    row = next(line for line in floors(results) if "dlt's Arrow path" in line)
+    assert "(19.5 / 19.5 s, median of 2, RSS 400 MiB)" in row, row
