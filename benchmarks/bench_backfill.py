@@ -24,15 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from backfill_setup import fresh_database, store_raw  # benchmarks/, next to this script
 from psycopg import sql
 
-from ecommerce_assets.lake import LakeResource
-from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
 from ecommerce_local.services import persistent_s3
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# The pipeline's modules (they import Dagster) are imported in the functions that use them: --help answers at once.
 FIRST_DAY = date(2025, 1, 1)
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -47,6 +45,10 @@ def run(env: dict[str, str], tags: dict[str, str], log: Path) -> None:
 
 
 def backfill(admin: str, name: str, env: dict[str, str], days: list[date], batched: bool, folder: Path) -> dict[str, Any]:
+    from backfill_setup import fresh_database  # benchmarks/, next to this script
+
+    from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
+
     dsn = fresh_database(admin, name)
     home = folder / ("batched" if batched else "per_partition")
     home.mkdir(exist_ok=True)
@@ -72,6 +74,8 @@ def backfill(admin: str, name: str, env: dict[str, str], days: list[date], batch
 
 def table(days: int, products: int, single: dict[str, Any], batched: dict[str, Any]) -> list[str]:
     """Both ways side by side and the ratio against the floor (batched at least 5x faster)."""
+    from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
+
     ratio = single["seconds"] / batched["seconds"]
     lines = [f"{days}-day backfill of ODS, changes and mart from stored raw, {products:,} products a day",
              "| how | runs | seconds | per day |", "|---|---|---|---|"]
@@ -88,6 +92,10 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "backfill.json")
     args = parser.parse_args()
+    from backfill_setup import fresh_database, store_raw  # benchmarks/, next to this script
+
+    from ecommerce_assets.lake import LakeResource
+
     admin = os.environ.get("ECOM_BENCH_PG_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
     days = [FIRST_DAY + timedelta(days=i) for i in range(args.days)]
     name = f"bench_backfill_{uuid.uuid4().hex[:8]}"

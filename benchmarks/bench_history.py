@@ -29,20 +29,20 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from ecommerce_assets.defs.products.history import sync_history, tidy_history, write_day_changes
 from ecommerce_assets.dsn import with_database
 from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, records_table
-from ecommerce_assets.warehouse import WarehouseResource, migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' support code: resources, oracles, services
-from ecommerce_assets_tests.support.rules import clean_products
 from ecommerce_catalog_server.daily import DailyCatalog
 
+# The pipeline's modules (they import Dagster) are imported in the functions that use them: --help answers at once.
 FIRST_DAY = date(2025, 3, 1)
 
 
 def ods_rows(catalog: DailyCatalog, day: date) -> pa.Table:
     """The day's catalog through the raw rows and the ODS rules, as the pipeline makes them."""
+    from ecommerce_assets_tests.support.rules import clean_products
+
     records = catalog.page(0, catalog.total())
     raw = pa.Table.from_batches([page_batch(records_table(records), first_index=0, skip=0,
                                             fetched_at=datetime.now(UTC), source_url="bench")], schema=RAW_SCHEMA)
@@ -50,6 +50,9 @@ def ods_rows(catalog: DailyCatalog, day: date) -> pa.Table:
 
 
 def run(admin_dsn: str, days: int, products: int, at: list[int]) -> dict[str, Any]:
+    from ecommerce_assets.defs.products.history import sync_history, tidy_history, write_day_changes
+    from ecommerce_assets.warehouse import WarehouseResource, migrate
+
     name = f"bench_history_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

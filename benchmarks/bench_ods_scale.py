@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import psycopg
@@ -32,17 +32,21 @@ from psycopg import sql
 
 from ecommerce_assets.dsn import with_database
 from ecommerce_assets.transforms.raw_snapshot import RAW_SCHEMA, page_batch, records_table
-from ecommerce_assets.warehouse import WarehouseResource, migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' support code: resources, oracles, services
-from ecommerce_assets_tests.support.rules import clean_products
 from ecommerce_catalog_server.daily import DailyCatalog
 
+if TYPE_CHECKING:
+    from ecommerce_assets.warehouse import WarehouseResource
+
+# The pipeline's modules (they import Dagster) are imported in the functions that use them: --help answers at once.
 FIRST_DAY = date(2025, 3, 1)
 
 
 def ods_rows(products: int, day: date, seed: int) -> pa.Table:
     """The day's catalog through the raw rows and the ODS rules, as the pipeline makes them."""
+    from ecommerce_assets_tests.support.rules import clean_products
+
     catalog = DailyCatalog(products, day, seed=seed)
     raw = pa.Table.from_batches([page_batch(records_table(catalog.page(0, catalog.total())), first_index=0, skip=0,
                                             fetched_at=datetime.now(UTC), source_url="bench")], schema=RAW_SCHEMA)
@@ -56,8 +60,10 @@ def on_day(rows: pa.Table, day: date) -> pa.Table:
 
 
 @contextmanager
-def warehouse(admin: str, prefix: str = "bench_ods") -> Iterator[WarehouseResource]:
+def warehouse(admin: str, prefix: str = "bench_ods") -> Iterator["WarehouseResource"]:
     """A throwaway warehouse database, migrated, dropped afterwards (the sales benchmark's too)."""
+    from ecommerce_assets.warehouse import WarehouseResource, migrate
+
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -71,7 +77,7 @@ def warehouse(admin: str, prefix: str = "bench_ods") -> Iterator[WarehouseResour
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def load(postgres: WarehouseResource, rows: pa.Table, day: date, new: bool = True) -> float:
+def load(postgres: "WarehouseResource", rows: pa.Table, day: date, new: bool = True) -> float:
     """Seconds to load `rows` as `day`: a day not stored yet (every row inserted) or one replaced (rows
     written)."""
     dated = on_day(rows, day)

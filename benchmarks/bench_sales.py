@@ -25,20 +25,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ecommerce_assets.defs.products.history import sync_history
-from ecommerce_assets.defs.sales.marts import sync_customers, sync_orders, sync_sales
-from ecommerce_assets.defs.sales.transforms.carts import checked_carts
-from ecommerce_assets.defs.sales.transforms.customers import checked_customers
-from ecommerce_assets.defs.sales.transforms.users import reduce_users
 from ecommerce_assets.transforms.raw_snapshot import RECORD_SCHEMA, page_batch, raw_schema, records_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' support code: resources, oracles, services
 from bench_ods_scale import warehouse  # benchmarks/, next to this script
 
-from ecommerce_assets_tests.support.rules import clean_products
 from ecommerce_catalog_server.daily import EPOCH, DailyCatalog
 from ecommerce_catalog_server.shop import CART_DAYS, DailyCarts, DailyUsers
 
+# The pipeline's modules (they import Dagster) are imported in the functions that use them: --help answers at once.
 KEY = b"benchmark customer-key secret, 32+ bytes"
 
 
@@ -52,6 +47,8 @@ def raw(records: list[Any], id_column: str, texts: list[str] | None = None) -> p
 
 def day_inputs(args: argparse.Namespace, day: date) -> tuple[pa.Table, pa.Table, pa.Table]:
     """The day's raw carts, reduced users and products, as the raw layer stores them."""
+    from ecommerce_assets.defs.sales.transforms.users import reduce_users
+
     carts = DailyCarts(args.carts, args.products, args.users, day)
     cart_records = carts.page(0, carts.total())
     users = DailyUsers(args.users, day)
@@ -64,6 +61,12 @@ def day_inputs(args: argparse.Namespace, day: date) -> tuple[pa.Table, pa.Table,
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from ecommerce_assets.defs.products.history import sync_history
+    from ecommerce_assets.defs.sales.marts import sync_customers, sync_orders, sync_sales
+    from ecommerce_assets.defs.sales.transforms.carts import checked_carts
+    from ecommerce_assets.defs.sales.transforms.customers import checked_customers
+    from ecommerce_assets_tests.support.rules import clean_products
+
     admin = os.environ.get("ECOM_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
     days = [EPOCH + timedelta(days=i) for i in range(args.days)]
     rows: list[dict[str, Any]] = []

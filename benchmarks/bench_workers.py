@@ -23,21 +23,23 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from backfill_setup import fresh_database, store_raw  # benchmarks/, next to this script
-from dagster import DagsterEventType, DagsterInstance
 from psycopg import sql
 
-from ecommerce_assets.lake import LakeResource
-from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
 from ecommerce_local.services import persistent_s3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' worker pool harness
-from ecommerce_assets_tests.support.celery_pool import celery_pool
 
+# The pipeline's modules (they import Dagster) are imported in the functions that use them: --help answers at once.
 FIRST_DAY = date(2025, 4, 1)
 
 
 def backfill(admin: str, name: str, workers: int, endpoint: str, bucket: str, days: list[date]) -> dict[str, Any]:
+    from backfill_setup import fresh_database  # benchmarks/, next to this script
+    from dagster import DagsterEventType, DagsterInstance
+
+    from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
+    from ecommerce_assets_tests.support.celery_pool import celery_pool
+
     dsn = fresh_database(admin, name)
     ranges = [(days[i], days[min(i + BACKFILL_DAYS_PER_RUN, len(days)) - 1])
               for i in range(0, len(days), BACKFILL_DAYS_PER_RUN)]
@@ -65,6 +67,11 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,3")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "workers.json")
     args = parser.parse_args()
+    from backfill_setup import fresh_database, store_raw  # benchmarks/, next to this script
+
+    from ecommerce_assets.lake import LakeResource
+    from ecommerce_assets.partitions import BACKFILL_DAYS_PER_RUN
+
     admin = os.environ.get("ECOM_BENCH_PG_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
     days = [FIRST_DAY + timedelta(days=i) for i in range(args.days)]
     name = f"bench_workers_{uuid.uuid4().hex[:8]}"
