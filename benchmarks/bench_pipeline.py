@@ -45,7 +45,8 @@ QUICKEST_PROBE_SECONDS = 1.3
 # ---------------------------------------------------------------- orchestration (parent process)
 
 @contextmanager
-def _services(admin_dsn: str | None) -> Iterator[tuple[str, str]]:
+def _services(admin_dsn: str | None) -> Iterator[tuple[str, str, int]]:
+    """The warehouse's admin DSN, the S3 server's endpoint and its process id."""
     from ecommerce_assets_tests.support.services import postgres_answers
     from ecommerce_local.services import embedded_postgres, persistent_s3
 
@@ -59,7 +60,7 @@ def _services(admin_dsn: str | None) -> Iterator[tuple[str, str]]:
         os.environ["AWS_ACCESS_KEY_ID"] = lake.access_key_id
         os.environ["AWS_SECRET_ACCESS_KEY"] = lake.secret_access_key
         os.environ.setdefault("AWS_REGION", "us-east-1")
-        yield dsn, lake.endpoint_url
+        yield dsn, lake.endpoint_url, lake.pid
 
 
 @contextmanager
@@ -106,18 +107,6 @@ def process_cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     after_name = stat[stat.rindex(")") + 2:].split()  # the name may hold spaces and parentheses
     return sum(int(v) for v in after_name[11:15]) / CLOCK_TICKS
-
-
-def _pid_serving(endpoint: str) -> int:
-    """The process whose command line serves `endpoint` (host:port), the S3 server `_services` started."""
-    address = urlsplit(endpoint).netloc
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and address.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
-                return int(entry.name)
-        except OSError:  # the process ended while the folder was read
-            continue
-    raise LookupError(f"no process serves {endpoint}")
 
 
 class CpuSplit:
@@ -196,8 +185,7 @@ def orchestrate(sizes: list[int], reps: int, page_size: int, with_dlt: bool, out
     results: dict[str, Any] = {"sizes": sizes, "reps": reps, "page_size": page_size, "concurrency": concurrency,
                                "stages": {}, "loaders": {}, "probe_seconds": [probe_seconds()],
                                "cores": os.cpu_count() or 1}
-    with _services(None) as (admin_dsn, endpoint):
-        s3_server = _pid_serving(endpoint)
+    with _services(None) as (admin_dsn, endpoint, s3_server):
         for size in sizes:
             print(f"== {size:,} products: serializing the catalog …", file=sys.stderr, flush=True)
             with _catalog_server(size, page_size) as (api_url, catalog_server):

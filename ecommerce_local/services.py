@@ -64,6 +64,7 @@ class LocalLake:
     access_key_id: str
     secret_access_key: str
     directory: Path
+    pid: int  # the S3 server's process
 
 
 def _rclone() -> str:
@@ -96,18 +97,16 @@ def persistent_s3(directory: Path, host: str = "127.0.0.1", port: int | None = N
     across runs. Its log goes to `directory/../rclone.log`; it stops with the context."""
     directory.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
-    lake = LocalLake(f"http://{host}:{port}", credentials[0], credentials[1], directory)
     log = directory.parent / "rclone.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [_rclone(), "serve", "s3", "--addr", f"{host}:{port}",
-             "--auth-key", f"{lake.access_key_id},{lake.secret_access_key}",
+            [_rclone(), "serve", "s3", "--addr", f"{host}:{port}", "--auth-key", ",".join(credentials),
              "--log-level", "ERROR", "--config", os.devnull, str(directory)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out,
         )
     try:
         _wait_for_port(host, port, process, log, timeout=20)
-        yield lake
+        yield LocalLake(f"http://{host}:{port}", credentials[0], credentials[1], directory, process.pid)
     finally:
         process.terminate()
         try:

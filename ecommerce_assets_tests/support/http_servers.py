@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -52,7 +52,7 @@ class Receiver:
     """A webhook endpoint: its URL and every JSON body POSTed to it, in order."""
 
     url: str
-    received: list[dict[str, Any]] = field(default_factory=list)
+    received: list[dict[str, Any]]
 
 
 @contextmanager
