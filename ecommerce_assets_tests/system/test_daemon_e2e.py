@@ -133,10 +133,12 @@ def assert_quiet(instance: DagsterInstance, log: Path, seconds: float = 3 * SENS
         return all(r.status.value in ("SUCCESS", "FAILURE", "CANCELED") for r in instance.get_runs())
 
     def work() -> list[str]:
-        """The runs of the pipeline's work (not the freshness checks' own runs, which their sensor launches on
-        its clock whatever happened)."""
+        """The runs of the pipeline's work: not those launched on the clock whatever happened — the freshness
+        checks' own runs (their sensor's), and a schedule's (the ODS retention at 06:30 in its time zone fell inside
+        this window once and failed the test)."""
         return [r.run_id for r in instance.get_runs()
-                if r.tags.get("dagster/sensor_name") != "freshness_checks_sensor"]
+                if r.tags.get("dagster/sensor_name") != "freshness_checks_sensor"
+                and "dagster/schedule_name" not in r.tags]
 
     wait_for(finished, WAIT_SECONDS, "every run to finish", log, instance)
     runs = work()
